@@ -1,0 +1,11 @@
+"""`heedful-agent`: the agent's command line."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="heedful", prog_name="heedful-agent")
+def main() -> None:
+    """Heedful agent: seal on idle, browsing nudges and the uplink to the server."""

@@ -1,0 +1,1 @@
+"""Heedful server: HTTP API for agents and integrations, web console, ingestion and detection."""

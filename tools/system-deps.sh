@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test-suite needs (Chromium for browser tests).
+# As root it installs them; otherwise it stops and prints the exact command to run.
+set -euo pipefail
+needed=()
+[ -x /usr/bin/chromium ] || needed+=(chromium)
+((${#needed[@]})) || exit 0
+if [ "$(id -u)" = 0 ]; then
+    echo "installing system packages: ${needed[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null
+else
+    echo "The tests need these Debian packages. Run:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y ${needed[*]}" >&2
+    exit 1
+fi
