@@ -9,3 +9,10 @@ import click
 @click.version_option(package_name="heedful", prog_name="heedful-agent")
 def main() -> None:
     """Heedful agent: seal on idle, browsing nudges and the uplink to the server."""
+
+
+# Agent core (issue 5): enroll, run, status, ledger, config — see agent/commands.py.
+from agent.commands import COMMANDS as _CORE_COMMANDS  # noqa: E402
+
+for _command in _CORE_COMMANDS:
+    main.add_command(_command)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test-suite needs (Chromium for browser tests).
+# Installs the Debian packages the test-suite needs (Chromium and Firefox ESR for browser tests).
 # As root it installs them; otherwise it stops and prints the exact command to run.
 set -euo pipefail
 needed=()
 [ -x /usr/bin/chromium ] || needed+=(chromium)
+[ -x /usr/bin/firefox-esr ] || needed+=(firefox-esr)  # browsing-nudge tests (issue 7)
 ((${#needed[@]})) || exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "installing system packages: ${needed[*]}"

@@ -1,0 +1,1 @@
+"""Browsing nudges: read browser history safely, classify hosts, nudge, count outcomes."""

@@ -1,0 +1,169 @@
+"""The local history of nudges: kept for cooldowns, caps, variant rotation and heed outcomes.
+
+One SQLite file in the agent's state folder (`nudges.db`, 0600), separate from `agent.db`
+because it holds the one thing that must never leave the laptop: which site was nudged. Rows
+are purged once every window they serve has passed (`purge`), and outcomes are counted for the
+server as (category, country, outcome) only.
+
+A nudge's outcome is set once: `proceeded` at the first return to the site within its heed
+window, `heeded` when the window ends without one, `dismissed` / `miscategorised` when the
+employee chooses so. Counts are sent exactly once: `open_batch` ties the decided, uncounted
+nudges to a batch id (the same batch comes back until `close_batch`), the caller queues one
+event whose id derives from the batch id (so a crash before `close_batch` re-queues the same
+event, which the outbox and the server store once), then closes the batch.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HEEDED, PROCEEDED, DISMISSED, MISCATEGORISED = "heeded", "proceeded", "dismissed", \
+    "miscategorised"
+OUTCOMES = (HEEDED, PROCEEDED, DISMISSED, MISCATEGORISED)
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nudges (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, host TEXT NOT NULL, category TEXT NOT NULL,
+    rule TEXT NOT NULL, country TEXT, variant INTEGER NOT NULL, shown_at REAL NOT NULL,
+    heed_until REAL NOT NULL, keep_until REAL NOT NULL, outcome TEXT, decided_at REAL,
+    batch TEXT, sent INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS nudges_site ON nudges (site, shown_at);
+CREATE INDEX IF NOT EXISTS nudges_open ON nudges (outcome, heed_until);
+"""
+
+
+@dataclass(frozen=True)
+class NudgeRecord:
+    """One nudge as remembered locally."""
+
+    id: str
+    site: str
+    host: str
+    category: str
+    rule: str
+    country: str | None
+    variant: int
+    shown_at: float
+    heed_until: float
+    keep_until: float
+    outcome: str | None = None
+    decided_at: float | None = None
+
+
+class NudgeStore:
+    """SQLite-backed nudge history; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        new = not self.path.exists()
+        self._lock = threading.RLock()
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                    timeout=10)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        with self._tx() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        if new and os.name == "posix":
+            os.chmod(self.path, 0o600)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self.conn.close()
+
+    def add(self, record: NudgeRecord) -> None:
+        """Remember a nudge that was just shown."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO nudges (id, site, host, category, rule, country, variant, "
+                         "shown_at, heed_until, keep_until) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                         (record.id, record.site, record.host, record.category, record.rule,
+                          record.country, record.variant, record.shown_at, record.heed_until,
+                          record.keep_until))
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[NudgeRecord]:
+        with self._lock:
+            rows = self.conn.execute(
+                "SELECT id, site, host, category, rule, country, variant, shown_at, heed_until, "
+                f"keep_until, outcome, decided_at FROM nudges {sql}", params).fetchall()
+        return [NudgeRecord(*row) for row in rows]
+
+    def get(self, nudge_id: str) -> NudgeRecord | None:
+        """One nudge by id (None once purged)."""
+        found = self._rows("WHERE id = ?", (nudge_id,))
+        return found[0] if found else None
+
+    def since(self, start: float) -> list[NudgeRecord]:
+        """Nudges shown at or after `start`, oldest first (for cooldown, cap, rotation)."""
+        return self._rows("WHERE shown_at >= ? ORDER BY shown_at", (start,))
+
+    def open_for_site(self, site: str, at: float) -> list[NudgeRecord]:
+        """Undecided nudges of `site` shown before `at` whose heed window includes `at`."""
+        return self._rows("WHERE site = ? AND outcome IS NULL AND shown_at < ? "
+                          "AND heed_until >= ?", (site, at, at))
+
+    def expired_open(self, now: float) -> list[NudgeRecord]:
+        """Undecided nudges whose heed window has ended."""
+        return self._rows("WHERE outcome IS NULL AND heed_until < ?", (now,))
+
+    def decide(self, nudge_id: str, outcome: str, at: float) -> bool:
+        """Set the outcome if none is set yet; True if this call set it."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r}; known: {', '.join(OUTCOMES)}")
+        with self._tx() as conn:
+            done = conn.execute("UPDATE nudges SET outcome = ?, decided_at = ? "
+                                "WHERE id = ? AND outcome IS NULL", (outcome, at, nudge_id))
+            return done.rowcount == 1
+
+    def open_batch(self, new_id: str) -> tuple[str, list[dict[str, object]]] | None:
+        """The unsent batch of outcome counts, creating one as `new_id` if none is pending.
+
+        Returns (batch id, counts per (category, country, outcome)) or None when nothing new.
+        """
+        with self._tx() as conn:
+            row = conn.execute("SELECT batch FROM nudges WHERE batch IS NOT NULL AND sent = 0 "
+                               "LIMIT 1").fetchone()
+            batch = row[0] if row else new_id
+            if row is None:
+                conn.execute("UPDATE nudges SET batch = ? WHERE outcome IS NOT NULL "
+                             "AND batch IS NULL", (batch,))
+            rows = conn.execute("SELECT category, country, outcome, count(*) FROM nudges "
+                                "WHERE batch = ? GROUP BY category, country, outcome "
+                                "ORDER BY category, country, outcome", (batch,)).fetchall()
+        if not rows:
+            return None
+        return batch, [{"category": c, "country": k, "outcome": o, "count": n}
+                       for c, k, o, n in rows]
+
+    def close_batch(self, batch: str) -> None:
+        """Mark a batch as handed to the outbox."""
+        with self._tx() as conn:
+            conn.execute("UPDATE nudges SET sent = 1 WHERE batch = ?", (batch,))
+
+    def purge(self, now: float) -> int:
+        """Delete nudges that are counted, sent and past every window; returns how many."""
+        with self._tx() as conn:
+            done = conn.execute("DELETE FROM nudges WHERE keep_until < ? AND "
+                                "sent = 1", (now,))
+            return done.rowcount
+
+    def count(self) -> int:
+        """Number of nudges remembered (for status and tests)."""
+        with self._lock:
+            return self.conn.execute("SELECT count(*) FROM nudges").fetchone()[0]

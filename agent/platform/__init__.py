@@ -1,0 +1,106 @@
+"""The platform facade: one small set of functions, implemented once per OS.
+
+The implementation is chosen once, by `sys.platform`, among `windows.py`, `macos.py` and
+`linux.py`; the rest of the agent calls only these functions and never branches on the OS.
+
+| function | returns |
+|---|---|
+| `idle_seconds()` | seconds since the last keyboard/mouse input, or **None** when unknown |
+| `session_locked()` | True/False, or **None** when unknown |
+| `capabilities()` | `Capability` list: what works, what is degraded or missing, and why |
+| `browser_profile_roots()` | `BrowserRoot` candidates (may not exist) for the nudges sensor |
+| `known_folders()` | {"Documents": Path, "Downloads": Path, "Desktop": Path} |
+| `signin_reader(**paths)` | reader: `.read(checkpoint, now=, backfill=)` -> `SigninBatch` |
+| `reduce_priority()` | lowers this process's CPU and I/O priority; returns what was applied |
+| `SleepDetector` | wall-clock vs monotonic gap: "the laptop slept N seconds" (always available) |
+
+Unknown is never reported as 0 or False: a headless machine answers None and says why in
+`capabilities()`. `python -m agent.platform` prints what this machine offers.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from agent.platform.base import BrowserRoot, Capability, SleepDetector
+from agent.platform.signins import LaptopSignin, SigninBatch
+
+__all__ = ["NAME", "BrowserRoot", "Capability", "LaptopSignin", "SigninBatch", "SleepDetector",
+           "browser_profile_roots", "capabilities", "idle_seconds", "implementation",
+           "known_folders", "reduce_priority", "session_locked", "signin_reader"]
+
+if sys.platform == "win32":
+    NAME = "windows"
+elif sys.platform == "darwin":
+    NAME = "macos"
+else:
+    NAME = "linux"
+
+_impl: object | None = None
+
+
+def implementation():
+    """The platform object for this OS, built on first use (so importing stays cheap)."""
+    global _impl
+    if _impl is None:
+        if NAME == "windows":
+            from agent.platform.windows import WindowsPlatform as impl_class
+        elif NAME == "macos":
+            from agent.platform.macos import MacPlatform as impl_class
+        else:
+            from agent.platform.linux import LinuxPlatform as impl_class
+        _impl = impl_class()
+    return _impl
+
+
+def idle_seconds() -> float | None:
+    """Seconds since the last input in this desktop session, or None when unknown."""
+    return implementation().idle_seconds()
+
+
+def session_locked() -> bool | None:
+    """Whether this desktop session is locked, or None when unknown."""
+    return implementation().session_locked()
+
+
+def capabilities() -> list[Capability]:
+    """Each capability with its source, or why it is degraded or missing."""
+    sleep = Capability("sleep_wake", True, "clock-gap", False,
+                       "detected after waking, from the wall-clock vs monotonic gap")
+    return [*implementation().capabilities(), sleep]
+
+
+def browser_profile_roots() -> list[BrowserRoot]:
+    """Candidate browser profile roots on this OS (check `.path.is_dir()` before use)."""
+    return implementation().browser_profile_roots()
+
+
+def known_folders() -> dict[str, Path]:
+    """The user's Documents, Downloads and Desktop folders."""
+    return implementation().known_folders()
+
+
+def signin_reader(*, wtmp: str | None = None, btmp: str | None = None):
+    """The reader of this laptop's own sign-in logs (wtmp/btmp paths overridable on Linux)."""
+    if NAME == "windows":
+        from agent.platform.windows import WindowsSigninReader
+
+        return WindowsSigninReader()
+    if NAME == "macos":
+        from agent.platform.macos import MacSigninReader
+
+        return MacSigninReader()
+    from agent.platform.linux_signins import LinuxSigninReader
+
+    kwargs = {k: Path(v) for k, v in (("wtmp", wtmp), ("btmp", btmp)) if v}
+    return LinuxSigninReader(**kwargs)
+
+
+def reduce_priority() -> list[str]:
+    """Lower this process's CPU and I/O priority (psutil; setiopolicy_np on macOS)."""
+    import psutil
+
+    from agent.platform.priority import reduce_priority as lower
+
+    return lower(psutil.Process(), NAME)

@@ -1,0 +1,102 @@
+"""Shapes shared by every OS module: capabilities, browser roots, the subprocess seam, sleep.
+
+Each OS module (`windows.py`, `macos.py`, `linux.py`) returns these types so the rest of the
+agent never branches on the operating system.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Capability:
+    """One thing the platform layer can or cannot observe, and why.
+
+    `name` is stable (`idle`, `lock`, `sleep_wake`, `about_to_sleep`, `signins`, ...);
+    `available` False means the agent cannot see it at all, `degraded` True means it sees a
+    coarser or partial version. `source` names the mechanism in use; `reason` says why it is
+    missing or degraded, in words an operator can act on.
+    """
+
+    name: str
+    available: bool
+    source: str = ""
+    degraded: bool = False
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly form used by `status --json` and the check-in state."""
+        return {"name": self.name, "available": self.available, "source": self.source,
+                "degraded": self.degraded, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class BrowserRoot:
+    """A folder where a browser keeps its profiles (may not exist on this laptop)."""
+
+    browser: str  # chrome, chromium, edge, brave, vivaldi, firefox
+    family: str  # "chromium" or "firefox": which history schema its profiles use
+    path: Path
+    packaging: str = "native"  # native, snap or flatpak
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What the subprocess seam returns: exit status and raw output."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes = b""
+
+
+Runner = Callable[[Sequence[str]], CommandResult]
+"""The subprocess seam: run argv, return its result; raise FileNotFoundError if absent."""
+
+
+def run_command(argv: Sequence[str], timeout: float = 5.0) -> CommandResult:
+    """The real runner: a subprocess with a timeout; a hung tool counts as a failure."""
+    try:
+        done = subprocess.run(list(argv), capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        return CommandResult(returncode=-1, stdout=exc.stdout or b"",
+                             stderr=f"timed out after {timeout}s".encode())
+    return CommandResult(done.returncode, done.stdout, done.stderr)
+
+
+def first_line(data: bytes, limit: int = 200) -> str:
+    """The first line of a tool's error output, trimmed, for capability reasons."""
+    text = data.decode("utf-8", "replace").strip().splitlines()
+    return text[0][:limit] if text else ""
+
+
+class SleepDetector:
+    """Detects that the laptop slept, from clocks alone (always available).
+
+    The monotonic clock stops while the machine is suspended on Linux and macOS while the wall
+    clock keeps going, so a wall-clock advance much larger than the monotonic one between two
+    checks means the laptop slept. On Windows the monotonic clock may keep counting during
+    sleep, so a check that arrives far later than it was scheduled also counts. Wall-clock
+    jumps (NTP, manual changes) can cause a false "woke"; sensors treat it as a hint.
+    """
+
+    def __init__(self, *, threshold: float = 30.0,
+                 wall: Callable[[], float] = time.time,
+                 mono: Callable[[], float] = time.monotonic) -> None:
+        self.threshold = threshold
+        self._wall, self._mono = wall, mono
+        self._last_wall, self._last_mono = wall(), mono()
+
+    def check(self, expected_interval: float) -> float | None:
+        """Call periodically; returns the seconds slept since the last call, or None."""
+        wall, mono = self._wall(), self._mono()
+        wall_delta, mono_delta = wall - self._last_wall, mono - self._last_mono
+        self._last_wall, self._last_mono = wall, mono
+        hidden = wall_delta - mono_delta  # time the monotonic clock did not see
+        late = mono_delta - expected_interval  # time we were not scheduled (Windows)
+        slept = max(hidden, late)
+        return slept if slept >= self.threshold else None

@@ -1,0 +1,105 @@
+"""The SQLite file that makes sealing restartable: operations, sealed files, pending files.
+
+The path is a parameter: the agent's own state database or a file of its own. All tables are
+prefixed `seal_` so they can share a database. `synchronous=FULL` in WAL mode means a commit
+that returned survives a power cut, which is what the journal's ordering relies on. Paths are
+stored as BLOBs (`os.fsencode`): POSIX file names need not be valid UTF-8.
+
+Tables:
+- `seal_ops`: one row per seal/unseal in progress (see journal.py for the states).
+- `seal_files`: sealed files this agent made (original name, sizes, when, which idle period).
+- `seal_pending`: plaintext files waiting to be sealed, with what is known about them.
+- `seal_meta`: small values (last seal time, last scan).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS seal_ops (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, state TEXT NOT NULL,
+    src BLOB NOT NULL, dst BLOB NOT NULL, tmp BLOB NOT NULL, original BLOB,
+    src_ino INTEGER, src_size INTEGER, src_mtime_ns INTEGER, src_ctime_ns INTEGER,
+    tmp_ino INTEGER, digest BLOB, plain_size INTEGER, sealed_size INTEGER,
+    session TEXT, started_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS seal_files (
+    path BLOB PRIMARY KEY, original BLOB NOT NULL, plain_size INTEGER NOT NULL,
+    sealed_size INTEGER NOT NULL, sealed_at REAL NOT NULL, session TEXT);
+CREATE INDEX IF NOT EXISTS seal_files_session ON seal_files (session);
+CREATE TABLE IF NOT EXISTS seal_pending (
+    path BLOB PRIMARY KEY, size INTEGER NOT NULL DEFAULT 0, mtime_ns INTEGER NOT NULL DEFAULT 0,
+    first_seen REAL NOT NULL, last_change REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', reason TEXT NOT NULL DEFAULT '',
+    attempts INTEGER NOT NULL DEFAULT 0, retry_at REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS seal_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def to_blob(path: str | os.PathLike[str]) -> bytes:
+    """A path as stored in the database."""
+    return os.fsencode(path)
+
+
+def to_path(blob: bytes | None) -> Path | None:
+    """A stored path back as a Path (None stays None)."""
+    return None if blob is None else Path(os.fsdecode(blob))
+
+
+class SealDB:
+    """One connection, guarded by a lock, shared by the watcher thread and the sealing thread."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        new = not self.path.exists()
+        self._lock = threading.RLock()
+        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                    check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
+        with self.transaction() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        if new and os.name == "posix":
+            os.chmod(self.path, 0o600)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (durable on return), ROLLBACK on error."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return all rows."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        """A value from `seal_meta`."""
+        rows = self.query("SELECT value FROM seal_meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a value in `seal_meta`."""
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO seal_meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                         "DO UPDATE SET value = excluded.value", (key, value))
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self.conn.close()

@@ -1,0 +1,108 @@
+"""The agent protocol's routes (docs/protocol.md). Thin: authenticate, call the service inside
+one transaction, shape the reply."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response
+
+from server.api.deps import client_ip, context
+from server.services import checkin, device_auth, enrollment, notifications, publishing
+from server.services.errors import ServiceError
+from server.services.protocol import (
+    AckReply,
+    AckRequest,
+    CheckinReply,
+    CheckinRequest,
+    EnrollReply,
+    EnrollRequest,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["agent"])
+ERRORS = {401: {"description": "device_invalid"}, 413: {"description": "body_too_large"},
+          422: {"description": "validation_failed"}, 503: {"description": "database_unavailable"}}
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # Serialised directly: no response-model validation on the hot path.
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(data, status_code=status, media_type="application/json", headers=headers)
+
+
+@router.post("/enroll", status_code=201, response_model=EnrollReply,
+             responses={401: {"description": "token_invalid"},
+                        410: {"description": "token_used / token_expired / token_revoked"}})
+def enroll(body: EnrollRequest, request: Request) -> Response:
+    """Exchange a one-time enrolment token for a device credential."""
+    ctx = context(request)
+    try:
+        with ctx.db.transaction() as session:
+            reply = enrollment.enroll(session, body, now=ctx.now(), source_ip=client_ip(request),
+                                      public_keys=[ctx.signing_key.public_entry()],
+                                      checkin_interval=ctx.checkin_policy.interval_seconds)
+    except ServiceError as exc:
+        ctx.metrics.enrollments.inc(exc.code)
+        raise
+    ctx.metrics.enrollments.inc("enrolled")
+    return _json(reply, 201)
+
+
+@router.post("/checkin", response_model=CheckinReply, responses=ERRORS)
+def checkin_route(body: CheckinRequest, request: Request,
+                  authorization: str | None = Header(None)) -> Response:
+    """Report state and events; receive rules version, location and notifications."""
+    ctx = context(request)
+    ip = client_ip(request)
+    location = checkin.location_of(ctx.locate(ip))
+    with ctx.db.transaction() as session:
+        device = device_auth.authenticate(session, authorization)
+        outcome = checkin.check_in(session, device, body, ip=ip, location=location,
+                                   policy=ctx.checkin_policy, now=ctx.now())
+    ctx.metrics.checkins.inc()
+    if outcome.events_received:
+        ctx.metrics.events.inc("stored", amount=outcome.events_stored)
+        ctx.metrics.events.inc("duplicate",
+                               amount=len(outcome.reply["accepted_event_ids"])
+                               - outcome.events_stored)
+    return _json(outcome.reply)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    candidates = [c.strip().removeprefix("W/") for c in header.split(",")]
+    return "*" in candidates or etag in candidates
+
+
+@router.get("/rules/current", responses={304: {"description": "not modified"},
+                                         404: {"description": "rules_not_published"}, **ERRORS})
+def rules_current(request: Request, authorization: str | None = Header(None),
+                  if_none_match: str | None = Header(None)) -> Response:
+    """The newest signed rule bundle envelope, with ETag / If-None-Match (304)."""
+    ctx = context(request)
+    with ctx.db.transaction() as session:
+        device = device_auth.authenticate(session, authorization)
+        if device.rules_version is not None:
+            etag = f'"rules-v{device.rules_version}"'
+            if _etag_matches(if_none_match, etag):
+                return Response(status_code=304, headers={"ETag": etag})
+        version, envelope = publishing.current_envelope(session)
+    return Response(envelope.encode("utf-8"), media_type="application/json",
+                    headers={"ETag": f'"rules-v{version}"', "Cache-Control": "no-cache"})
+
+
+@router.post("/notifications/{notification_id}/ack", response_model=AckReply,
+             responses={404: {"description": "not_found"}, **ERRORS})
+def ack(notification_id: uuid.UUID, request: Request, body: AckRequest | None = None,
+        authorization: str | None = Header(None)) -> Response:
+    """Acknowledge (and optionally answer) one of this employee's notifications."""
+    ctx = context(request)
+    response = body.response if body else None
+    with ctx.db.transaction() as session:
+        device = device_auth.authenticate(session, authorization)
+        reply = notifications.acknowledge(session, device, str(notification_id),
+                                          response=response, now=ctx.now())
+    return _json(reply)

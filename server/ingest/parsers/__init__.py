@@ -1,0 +1,1 @@
+"""One module per input format; each exposes `parse(data, *, year=None, now=None)`."""

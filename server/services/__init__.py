@@ -1,0 +1,1 @@
+"""Server logic: pure services that never import FastAPI (geolocation, detectors, ...)."""

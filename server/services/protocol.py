@@ -1,0 +1,126 @@
+"""The agent protocol's request and reply bodies (docs/protocol.md), as pydantic models.
+
+Unknown keys are ignored so that a newer agent can talk to an older server. Replies are
+documented here for OpenAPI; the hot check-in path builds its reply as a plain dict.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+
+MAX_EVENT_DATA_BYTES = 16 * 1024
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]*$"
+
+
+class EnrollRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    os: str = Field(min_length=1, max_length=32)
+    os_version: str | None = Field(None, max_length=200)
+    agent_version: str = Field(min_length=1, max_length=64)
+    hardware_id: str | None = Field(None, max_length=200)
+
+
+class PublicKey(BaseModel):
+    key_id: str
+    public_key_pem: str
+
+
+class EmployeeRef(BaseModel):
+    email: str
+    home_country: str
+
+
+class EnrollReply(BaseModel):
+    device_id: str
+    device_secret: str
+    employee: EmployeeRef
+    rules_public_keys: list[PublicKey]
+    checkin_interval_seconds: int
+    server_time: str
+
+
+class SealState(BaseModel):
+    pending_files: int | None = Field(None, ge=0)
+    pending_bytes: int | None = Field(None, ge=0)
+    sealed_files: int | None = Field(None, ge=0)
+    sealed_bytes: int | None = Field(None, ge=0)
+    last_seal_at: AwareDatetime | None = None
+
+
+class Footprint(BaseModel):
+    cpu_percent: float | None = Field(None, ge=0)
+    rss_bytes: int | None = Field(None, ge=0)
+
+
+class DeviceStateIn(BaseModel):
+    agent_version: str = Field(min_length=1, max_length=64)
+    rules_version: int | None = Field(None, ge=0)
+    os: str | None = Field(None, max_length=200)
+    idle_seconds: float | None = Field(None, ge=0)
+    locked: bool | None = None
+    asleep_since: AwareDatetime | None = None
+    seal: SealState | None = None
+    footprint: Footprint | None = None
+
+
+class EventIn(BaseModel):
+    id: uuid.UUID
+    type: str = Field(min_length=1, max_length=64, pattern=EVENT_TYPE_PATTERN)
+    occurred_at: AwareDatetime
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("data")
+    @classmethod
+    def _small_enough(cls, value: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_EVENT_DATA_BYTES:
+            raise ValueError(f"data is {size} bytes as JSON; at most {MAX_EVENT_DATA_BYTES}")
+        return value
+
+
+class CheckinRequest(BaseModel):
+    state: DeviceStateIn
+    events: list[EventIn] = Field(default_factory=list)
+    batch_id: uuid.UUID | None = None
+
+
+class Location(BaseModel):
+    kind: str
+    country_code: str | None
+    country_name: str | None
+    city: str | None
+    source: str = "request_ip"
+
+
+class NotificationOut(BaseModel):
+    id: str
+    kind: str
+    title: str
+    body: str
+    created_at: str
+    data: dict[str, Any]
+
+
+class CheckinReply(BaseModel):
+    rules_version: int | None
+    location: Location
+    notifications: list[NotificationOut]
+    next_checkin_seconds: int
+    max_batch_size: int
+    accepted_event_ids: list[str]
+    server_time: str
+
+
+class AckRequest(BaseModel):
+    response: str | None = Field(None, min_length=1, max_length=64)
+
+
+class AckReply(BaseModel):
+    id: str
+    acked_at: str
+    response: str | None

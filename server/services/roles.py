@@ -1,0 +1,41 @@
+"""Console roles and the one table saying what each may do.
+
+Roles: `security_admin` (rules, devices, everything), `helpdesk` (cases and the employees in
+them), `auditor` (read-only, including the audit log). Routes ask `allowed(role, permission)`;
+nothing else decides access.
+"""
+
+from __future__ import annotations
+
+from server.services.errors import Forbidden
+
+ROLES = ("security_admin", "helpdesk", "auditor")
+
+_READ = {"devices.read", "employees.read", "tokens.read", "rules.read", "audit.read",
+         "api_tokens.read"}
+_WRITE = {"devices.revoke", "employees.write", "tokens.write", "rules.publish",
+          "api_tokens.write"}
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "security_admin": frozenset(_READ | _WRITE | {"cases.read", "cases.write"}),
+    "helpdesk": frozenset({"devices.read", "employees.read", "cases.read", "cases.write"}),
+    "auditor": frozenset(_READ | {"cases.read"}),
+}
+
+
+def allowed(role: str | None, permission: str) -> bool:
+    """True if `role` has `permission`."""
+    return permission in PERMISSIONS.get(role or "", frozenset())
+
+
+def require(role: str | None, permission: str) -> None:
+    """Raise Forbidden unless `role` has `permission`."""
+    if not allowed(role, permission):
+        raise Forbidden(f"role {role or 'none'!r} may not {permission}")
+
+
+def check_role(role: str) -> str:
+    """`role` if it is a known role, else ValueError listing the valid ones."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    return role

@@ -1,0 +1,139 @@
+"""Queries on devices, their credentials, their latest state and the events they send.
+
+The check-in path (`credentials_for`, `record_state`, `insert_events`) uses plain Core
+statements, one round trip each: it runs for every laptop every minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from server.storage.models import (
+    AgentEvent,
+    Device,
+    DeviceCredential,
+    DeviceState,
+    Employee,
+    RuleBundleVersion,
+)
+
+
+@dataclass(frozen=True)
+class CredentialRow:
+    """One active credential of a device, with what a request needs once it is authenticated."""
+
+    secret_hash: str
+    employee_id: int
+    device_revoked: bool
+    rules_version: int | None
+
+
+def create_device(session: Session, *, device_id: str, employee_id: int, name: str, os: str,
+                  os_version: str | None, agent_version: str, hardware_id: str | None,
+                  secret_hash: str, enrollment_token_id: str | None, now: datetime) -> Device:
+    """Insert a device with its first credential and an empty state row."""
+    device = Device(id=device_id, employee_id=employee_id, name=name, os=os,
+                    os_version=os_version, agent_version=agent_version,
+                    hardware_id=hardware_id, enrolled_at=now,
+                    enrollment_token_id=enrollment_token_id)
+    session.add(device)
+    session.flush()
+    session.add(DeviceCredential(device_id=device_id, secret_hash=secret_hash, created_at=now))
+    session.add(DeviceState(device_id=device_id, checkins=0))
+    session.flush()
+    return device
+
+
+def credentials_for(session: Session, device_id: str) -> list[CredentialRow]:
+    """Active (unrevoked) credentials of a device, plus the newest rules version, in one query."""
+    newest = select(func.max(RuleBundleVersion.version)).scalar_subquery()
+    rows = session.execute(
+        select(DeviceCredential.secret_hash, Device.employee_id, Device.revoked_at, newest)
+        .join(Device, Device.id == DeviceCredential.device_id)
+        .where(DeviceCredential.device_id == device_id, DeviceCredential.revoked_at.is_(None)))
+    return [CredentialRow(r[0], r[1], r[2] is not None, r[3]) for r in rows]
+
+
+def get_device(session: Session, device_id: str) -> Device | None:
+    """The device with this id, revoked or not."""
+    return session.get(Device, device_id)
+
+
+def revoke_device(session: Session, device_id: str, *, by: str, now: datetime) -> bool:
+    """Revoke a device and all its credentials; False if it does not exist or was revoked."""
+    result = session.execute(update(Device)
+                             .where(Device.id == device_id, Device.revoked_at.is_(None))
+                             .values(revoked_at=now, revoked_by=by))
+    session.execute(update(DeviceCredential)
+                    .where(DeviceCredential.device_id == device_id,
+                           DeviceCredential.revoked_at.is_(None))
+                    .values(revoked_at=now))
+    return bool(result.rowcount)
+
+
+def record_state(session: Session, device_id: str, *, state: dict[str, Any], ip: str | None,
+                 country_code: str | None, now: datetime) -> None:
+    """Overwrite the device's latest state with this check-in's."""
+    session.execute(update(DeviceState).where(DeviceState.device_id == device_id).values(
+        last_checkin_at=now, state=state, last_ip=ip, last_country_code=country_code,
+        checkins=DeviceState.checkins + 1))
+
+
+def insert_events(session: Session, device_id: str, events: Sequence[dict[str, Any]],
+                  *, batch_id: str | None, now: datetime) -> int:
+    """Store events not stored before (by `(device, event_id)`); return how many were new.
+
+    Each event dict has `event_id`, `type`, `occurred_at`, `data`. A duplicate id is skipped by
+    the database itself (ON CONFLICT DO NOTHING), so concurrent retries cannot double-store.
+    """
+    if not events:
+        return 0
+    rows = [{"device_id": device_id, "batch_id": batch_id, "received_at": now, **e}
+            for e in events]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(AgentEvent).values(rows).on_conflict_do_nothing(
+        index_elements=["device_id", "event_id"])
+    return session.execute(statement).rowcount or 0
+
+
+def events_of(session: Session, device_id: str, *, limit: int = 1000) -> list[AgentEvent]:
+    """A device's stored events, oldest received first."""
+    return list(session.scalars(select(AgentEvent).where(AgentEvent.device_id == device_id)
+                                .order_by(AgentEvent.id).limit(limit)))
+
+
+def get_state(session: Session, device_id: str) -> DeviceState | None:
+    """The device's latest check-in snapshot."""
+    return session.get(DeviceState, device_id)
+
+
+@dataclass(frozen=True)
+class DeviceListing:
+    """A device as administrators see it in lists."""
+
+    device: Device
+    employee_email: str
+    last_checkin_at: datetime | None
+    last_country_code: str | None
+    state: dict[str, Any] | None
+
+
+def list_devices(session: Session, *, include_revoked: bool = True, limit: int = 500,
+                 offset: int = 0) -> list[DeviceListing]:
+    """Devices with their owner and latest check-in, most recently enrolled first."""
+    query = (select(Device, Employee.email, DeviceState.last_checkin_at,
+                    DeviceState.last_country_code, DeviceState.state)
+             .join(Employee, Employee.id == Device.employee_id)
+             .outerjoin(DeviceState, DeviceState.device_id == Device.id)
+             .order_by(Device.enrolled_at.desc(), Device.id).limit(limit).offset(offset))
+    if not include_revoked:
+        query = query.where(Device.revoked_at.is_(None))
+    return [DeviceListing(*row) for row in session.execute(query)]
