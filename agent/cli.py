@@ -16,3 +16,16 @@ from agent.commands import COMMANDS as _CORE_COMMANDS  # noqa: E402
 
 for _command in _CORE_COMMANDS:
     main.add_command(_command)
+
+
+# Seal on idle (issue 6): seal-now, unseal-now, seal-status, recover — see agent/seal/cli.py.
+from agent.seal.cli import COMMANDS as _SEAL_COMMANDS  # noqa: E402
+
+for _command in _SEAL_COMMANDS:
+    main.add_command(_command)
+
+
+# Browsing nudges (issue 7): history — see agent/browsing/cli.py.
+from agent.browsing.cli import history as _history_command  # noqa: E402
+
+main.add_command(_history_command)

@@ -72,8 +72,8 @@ class LocalApi:
 
     def start(self) -> None:
         """Serve in a background thread and tell clients where (localapi.json)."""
-        self._thread = threading.Thread(target=self.server.serve_forever, name="localapi",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.1,),
+                                        name="localapi", daemon=True)
         self._thread.start()
         write_private(self.home / LOCALAPI_FILE,
                       json.dumps({**self.address, "pid": os.getpid()}) + "\n")

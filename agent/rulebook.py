@@ -29,9 +29,15 @@ log = logging.getLogger("agent.rules")
 
 
 def default_bundle() -> Any:
-    """The built-in bundle shipped with the `rules` package."""
-    from rules.defaults import load_default_bundle
+    """The built-in bundle shipped with the `rules` package (or, if that package lacks its
+    defaults module, a bundle of the model's documented defaults, with a warning)."""
+    try:
+        from rules.defaults import load_default_bundle
+    except ImportError:
+        from rules.model import Bundle
 
+        log.warning("rules.defaults is not available; using the rule model's defaults")
+        return Bundle(version=1)
     return load_default_bundle()
 
 

@@ -85,6 +85,7 @@ class Agent:
                                  socket_path=self.settings.local_api_socket or None)
         self.localapi.start()
         self.checkins.start()
+        self._watch_footprint()  # a first sample, so status has figures from the start
         log.info("agent running (pid %d, home %s, priority: %s)", os.getpid(), self.home,
                  ", ".join(self.priority))
         try:

@@ -83,7 +83,8 @@ class Uplink:
         self.timeout, self.credential, self.sleep = timeout, credential, sleep
         self.backoff = backoff or Backoff(base=0.5, cap=5.0)
         self.session = session or requests.Session()
-        self.session.verify = ca_file or True
+        # Passed on every request: a session-level `verify` loses to REQUESTS_CA_BUNDLE.
+        self.verify: str | bool = ca_file or True
         self.session.headers["User-Agent"] = user_agent or "heedful-agent"
 
     def close(self) -> None:
@@ -119,7 +120,7 @@ class Uplink:
         url = self.base_url + path
         try:
             raw = self.session.request(method, url, data=data, headers=send,
-                                       timeout=self.timeout)
+                                       timeout=self.timeout, verify=self.verify)
         except requests.exceptions.SSLError as exc:
             raise TLSError(f"TLS failure talking to {self.base_url}: {exc}") from exc
         except requests.exceptions.Timeout as exc:

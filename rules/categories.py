@@ -94,7 +94,7 @@ class CategoryIndex:
         """Sort, merge equal hashes into category sets, and fill the miss filter."""
         keys, ids = array("Q"), array("I")
         set_ids: dict[frozenset[str], int] = {}
-        previous, members = -1, set()
+        previous, members = -1, set[str]()
         for bucket in buckets:
             for value in sorted(bucket):
                 h = value >> 8

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator
-from pydantic import model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from rules.types import (
@@ -30,10 +36,10 @@ from rules.types import (
 SCHEMA_VERSION = 1
 CROSS_FIELD_ERROR = "cross_field"
 SEAL_IDLE_CAP_SECONDS = 900
-DETECTORS = ("new_country", "impossible_travel", "anonymizer", "failure_burst",
-             "away_from_device")
 Detector = Literal["new_country", "impossible_travel", "anonymizer", "failure_burst",
                    "away_from_device"]
+DETECTORS: tuple[Detector, ...] = ("new_country", "impossible_travel", "anonymizer",
+                                   "failure_burst", "away_from_device")
 
 
 def cross_field_error(problems: list[tuple[str, str]]) -> PydanticCustomError:
@@ -52,11 +58,11 @@ class _Strict(BaseModel):
 class Category(_Strict):
     """A named set of domains (inline and/or from list files) with human texts."""
 
-    title: str = Field("", description="Display name used in messages; defaults to the name.")
+    title: str = Field(default="", description="Display name in messages; defaults to the name.")
     description: str = ""
     domains: tuple[Domain, ...] = ()
     lists: tuple[ListRef, ...] = Field(
-        (), description="List files, relative to the bundle file; inlined when resolved.")
+        default=(), description="List files, relative to the bundle file; inlined when resolved.")
     reasons: dict[CountryCode, str] = Field(
         default_factory=dict,
         description="Per-country reason shown in nudges, e.g. why it is unlawful there.")
@@ -69,9 +75,9 @@ class NudgeRule(_Strict):
     categories: tuple[CategoryName, ...] = Field(min_length=1)
     countries: tuple[CountryOrKeyword, ...] = ("any",)
     messages: tuple[MessageTemplate, ...] = Field(min_length=1)
-    cooldown_minutes: StrictInt = Field(60, ge=0, le=7 * 24 * 60)
-    daily_cap: StrictInt = Field(3, ge=1, le=1000)
-    heed_window_minutes: StrictInt = Field(10, ge=1, le=24 * 60)
+    cooldown_minutes: StrictInt = Field(default=60, ge=0, le=7 * 24 * 60)
+    daily_cap: StrictInt = Field(default=3, ge=1, le=1000)
+    heed_window_minutes: StrictInt = Field(default=10, ge=1, le=24 * 60)
 
     @field_validator("countries", mode="before")
     @classmethod
@@ -96,10 +102,10 @@ class NudgeRule(_Strict):
 class SealSettings(_Strict):
     """Sealing on idle: when, and which folders."""
 
-    idle_threshold_seconds: StrictInt = Field(300, ge=30)
+    idle_threshold_seconds: StrictInt = Field(default=300, ge=30)
     protected_folders: tuple[FolderText, ...] = ("~/Sensitive", "Downloads")
-    seal_on_lock: bool = Field(True, strict=True)
-    seal_before_sleep: bool = Field(True, strict=True)
+    seal_on_lock: bool = Field(default=True, strict=True)
+    seal_before_sleep: bool = Field(default=True, strict=True)
 
     @field_validator("idle_threshold_seconds")
     @classmethod
@@ -112,10 +118,10 @@ class SealSettings(_Strict):
 class LoginAlertSettings(_Strict):
     """Thresholds of the sign-in detectors and which of them notify the employee."""
 
-    impossible_travel_speed_kmh: StrictFloat = Field(900.0, gt=0)
-    min_distance_km: StrictFloat = Field(500.0, ge=0)
-    learning_days: StrictInt = Field(14, ge=0, le=365)
-    learning_sign_ins: StrictInt = Field(10, ge=0, le=10_000)
+    impossible_travel_speed_kmh: StrictFloat = Field(default=900.0, gt=0)
+    min_distance_km: StrictFloat = Field(default=500.0, ge=0)
+    learning_days: StrictInt = Field(default=14, ge=0, le=365)
+    learning_sign_ins: StrictInt = Field(default=10, ge=0, le=10_000)
     notify: tuple[Detector, ...] = DETECTORS
 
     @field_validator("notify")
@@ -127,8 +133,8 @@ class LoginAlertSettings(_Strict):
 class CheckinSettings(_Strict):
     """How often agents check in; agents never go below `minimum_seconds`."""
 
-    interval_seconds: StrictInt = Field(60, ge=5, le=3600)
-    minimum_seconds: StrictInt = Field(15, ge=5, le=3600)
+    interval_seconds: StrictInt = Field(default=60, ge=5, le=3600)
+    minimum_seconds: StrictInt = Field(default=15, ge=5, le=3600)
 
     @model_validator(mode="after")
     def _interval_above_minimum(self) -> CheckinSettings:
@@ -142,15 +148,16 @@ class CheckinSettings(_Strict):
 class Bundle(_Strict):
     """The whole rule bundle. `schema` (field `schema_version`) is the format version."""
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, alias="schema")
+    schema_version: Literal[1] = Field(default=1, alias="schema")
     version: StrictInt = Field(ge=1)
     issued_at: UtcDatetime | None = None
     expires_at: UtcDatetime | None = None
     categories: dict[CategoryName, Category] = Field(default_factory=dict)
     nudges: tuple[NudgeRule, ...] = ()
-    seal: SealSettings = Field(default_factory=SealSettings)
-    login_alerts: LoginAlertSettings = Field(default_factory=LoginAlertSettings)
-    checkin: CheckinSettings = Field(default_factory=CheckinSettings)
+    # Shared default instances are safe: the models are frozen.
+    seal: SealSettings = SealSettings()
+    login_alerts: LoginAlertSettings = LoginAlertSettings()
+    checkin: CheckinSettings = CheckinSettings()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Bundle:

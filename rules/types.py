@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
@@ -24,7 +24,7 @@ _CATEGORY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 
 def format_rfc3339(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z` suffix; fractional seconds only when present."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}"
@@ -35,7 +35,7 @@ def _aware_utc(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{value.isoformat()} has no time zone; write it in UTC with a 'Z' "
                          "suffix, e.g. 2025-01-31T09:00:00Z")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _country(value: Any) -> str:

@@ -65,7 +65,8 @@ def build_context(settings: Settings, *, now: Clock | None = None,
     """Open the database (lazily connecting), load or create the signing key, set up the rest."""
     db = database or Database(settings.effective_database_url,
                               pool_size=settings.db_pool_size,
-                              max_overflow=settings.db_max_overflow)
+                              max_overflow=settings.db_max_overflow,
+                              statement_timeout_ms=settings.db_statement_timeout_ms)
     if not settings.database_url:
         settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return AppContext(

@@ -97,6 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
             "PostgreSQL connections kept open per worker process.", type_name="int"),
     Setting("db_max_overflow", int, 20,
             "Extra PostgreSQL connections a worker may open under load.", type_name="int"),
+    Setting("db_statement_timeout_ms", int, 30_000,
+            "PostgreSQL statement timeout in milliseconds (0: none); a request stuck on a lock "
+            "fails with 503 instead of hanging.", type_name="int"),
     Setting("signing_key_path", str, "",
             "Ed25519 private key (PEM) that signs rule bundles. Empty: signing-key.pem in "
             "data_dir, generated on first start (mode 0600).", type_name="path"),

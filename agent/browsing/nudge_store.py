@@ -65,6 +65,7 @@ class NudgeStore:
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
                                     timeout=10)
         self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA secure_delete=ON")  # purged hosts are overwritten, not left
         with self._tx() as conn:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
@@ -113,10 +114,9 @@ class NudgeStore:
         """Nudges shown at or after `start`, oldest first (for cooldown, cap, rotation)."""
         return self._rows("WHERE shown_at >= ? ORDER BY shown_at", (start,))
 
-    def open_for_site(self, site: str, at: float) -> list[NudgeRecord]:
-        """Undecided nudges of `site` shown before `at` whose heed window includes `at`."""
-        return self._rows("WHERE site = ? AND outcome IS NULL AND shown_at < ? "
-                          "AND heed_until >= ?", (site, at, at))
+    def open_nudges(self) -> list[NudgeRecord]:
+        """Nudges without an outcome yet (few: one per site and heed window at most)."""
+        return self._rows("WHERE outcome IS NULL ORDER BY shown_at")
 
     def expired_open(self, now: float) -> list[NudgeRecord]:
         """Undecided nudges whose heed window has ended."""
@@ -157,11 +157,17 @@ class NudgeStore:
             conn.execute("UPDATE nudges SET sent = 1 WHERE batch = ?", (batch,))
 
     def purge(self, now: float) -> int:
-        """Delete nudges that are counted, sent and past every window; returns how many."""
+        """Delete nudges that are counted, sent and past every window; returns how many.
+
+        With secure_delete and a truncating checkpoint, the purged hosts are gone from the
+        file and its WAL too, not just unreachable."""
         with self._tx() as conn:
             done = conn.execute("DELETE FROM nudges WHERE keep_until < ? AND "
-                                "sent = 1", (now,))
-            return done.rowcount
+                                "sent = 1", (now,)).rowcount
+        if done:
+            with self._lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return done
 
     def count(self) -> int:
         """Number of nudges remembered (for status and tests)."""

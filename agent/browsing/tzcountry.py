@@ -125,3 +125,11 @@ def local_zone_name(env: Mapping[str, str] | None = None, etc: Path = Path("/etc
 def local_country(env: Mapping[str, str] | None = None, etc: Path = Path("/etc")) -> str | None:
     """Country of this machine's time zone, or None."""
     return country_for_zone(local_zone_name(env, etc))
+
+
+def laptop_country(server_country: str | None, env: Mapping[str, str] | None = None,
+                   etc: Path = Path("/etc")) -> str | None:
+    """Where the laptop is: the server's view of its address first, else its time zone."""
+    if server_country:
+        return server_country.upper()
+    return local_country(env, etc)

@@ -132,9 +132,13 @@ def finish(rows: Sequence[RawVisit], *, checkpoint: int, now: datetime,
     rows = mark_retries(rows)
     cut = settle_cut(rows, now, settle)
     ready, held = rows[:cut], rows[cut:]
-    visits = []
+    visits, hosts = [], {}  # per-call cache: URLs repeat; nothing outlives this read
     for row in ready:
-        host = host_of(row.url) if row.role is Role.FINAL else None
+        if row.role is not Role.FINAL:
+            continue
+        host = hosts.get(row.url, "")
+        if host == "":
+            host = hosts[row.url] = host_of(row.url)
         if host:
             visits.append(Visit(row.visit_id, row.time, host))
     new_checkpoint = held[0].visit_id - 1 if held else (rows[-1].visit_id if rows else checkpoint)

@@ -19,6 +19,7 @@ import ctypes
 import errno
 import os
 import sys
+import time
 from pathlib import Path
 
 _LINUX, _MACOS = sys.platform.startswith("linux"), sys.platform == "darwin"
@@ -137,8 +138,21 @@ class ProcessLock:
         self.path = Path(path)
         self._fd: int | None = None
 
-    def acquire(self) -> bool:
-        """Take the lock; False if another process holds it. The OS frees it if we die."""
+    def acquire(self, timeout: float = 0.0) -> bool:
+        """Take the lock, waiting up to `timeout` seconds; False if another process keeps it.
+
+        The OS frees the lock when the holder dies, so a crash never leaves it stuck.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._try_acquire():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def _try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             if _WINDOWS:  # pragma: no cover

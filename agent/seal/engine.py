@@ -100,7 +100,7 @@ class SealEngine:
         partial = names.is_partial_name(path.name) or names.has_partial_sibling(path)
         settle = self.partial_settle_seconds if partial else self.settle_seconds
         changed = last_change
-        if st.st_mtime <= now:  # a future mtime (clock skew) must not hold a file back forever
+        if st.st_mtime <= now + 60:  # a far-future mtime must not hold a file back forever
             changed = max(changed, st.st_mtime)
         if now - changed < settle:
             what = "partial file" if partial else "changed"

@@ -87,3 +87,9 @@ class SourceChangedError(SealError):
     """The plaintext changed size or content while it was being sealed; it is retried later."""
 
     kind = "source_changed"
+
+
+class SealBusyError(SealError):
+    """Another process holds the seal lock for longer than we were willing to wait."""
+
+    kind = "seal_busy"

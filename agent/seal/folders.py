@@ -60,12 +60,14 @@ def resolve_protected_folders(specs: Iterable[str], known: Mapping[str, Path],
             resolved.append(ProtectedFolder(spec, resolve_folder(spec, known, home)))
         except ValueError as exc:
             log.warning("ignoring protected folder %r: %s", spec, exc)
-    resolved.sort(key=lambda f: len(f.path.parts))
     kept: list[ProtectedFolder] = []
-    for folder in resolved:
-        if not any(_is_within(folder.path, outer.path) for outer in kept):
+    for i, folder in enumerate(resolved):
+        covered = any(_is_within(folder.path, outer.path) and
+                      (outer.path != folder.path or j < i)
+                      for j, outer in enumerate(resolved) if j != i)
+        if not covered:
             kept.append(folder)
-    return kept
+    return kept  # in the order the rules list them
 
 
 def folder_of(path: str | os.PathLike[str],

@@ -143,7 +143,9 @@ class Sensor:
 
 def default_sensors() -> list[Sensor]:
     """The sensors the agent runs (issues 6 and 7 add seal-on-idle and browsing nudges)."""
+    from agent.sensors.browsing import BrowsingSensor
     from agent.sensors.presence import PresenceSensor
+    from agent.sensors.seal import SealSensor
     from agent.sensors.signins import LaptopSigninsSensor
 
-    return [PresenceSensor(), LaptopSigninsSensor()]
+    return [PresenceSensor(), LaptopSigninsSensor(), BrowsingSensor(), SealSensor()]

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import click
 
+from server.cli.admin_cmds import api_token, create_admin, devices, employees, enroll_token
+from server.cli.ops_cmds import migrate, run, show_settings
+from server.cli.publish_cmd import publish
 from server.cli.rules_cmd import rules
 
 
@@ -18,3 +21,7 @@ def main() -> None:
 
 
 main.add_command(rules)
+rules.add_command(publish)
+for _command in (run, migrate, show_settings, create_admin, employees, enroll_token, devices,
+                 api_token):
+    main.add_command(_command)

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from server.api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip, context, secure_cookies
 from server.services import console_auth, fleet, roles
 from server.services.console_auth import ConsoleIdentity
-from server.services.errors import Conflict, NotFound, RateLimited, Unauthenticated
+from server.services.errors import Conflict, NotFound, RateLimited
 from server.services.secrets import new_secret
 from server.storage import audit as audit_store
 
@@ -81,13 +81,14 @@ def login(request: Request, email: str = Form(""), password: str = Form(""),
             new = console_auth.login(session, email=email, password=password,
                                      ip=client_ip(request) or "unknown",
                                      policy=ctx.login_policy, now=ctx.now())
-    except (Unauthenticated, RateLimited) as exc:
-        status = 429 if isinstance(exc, RateLimited) else 401
-        response = _page(request, "login.html", status, error=exc.message, email=email,
+    except RateLimited as exc:
+        response = _page(request, "login.html", 429, error=exc.message, email=email,
                          login_csrf=csrf_token)
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers["Retry-After"] = str(exc.retry_after)
         return response
+    if new is None:
+        return _page(request, "login.html", 401, error="Wrong email or password.",
+                     email=email, login_csrf=csrf_token)
     response = RedirectResponse("/console/", status_code=303)
     secure = secure_cookies(request)
     max_age = ctx.login_policy.session_seconds

@@ -56,11 +56,11 @@ def check_in(session: Session, device: AuthenticatedDevice, request: CheckinRequ
     rows = [{"event_id": str(e.id), "type": e.type, "occurred_at": e.occurred_at,
              "data": e.data} for e in accepted]
     batch_id = str(request.batch_id) if request.batch_id else None
-    stored = device_store.insert_events(session, device.device_id, rows, batch_id=batch_id,
-                                        now=now)
     device_store.record_state(session, device.device_id,
                               state=request.state.model_dump(mode="json"), ip=ip,
                               country_code=location.get("country_code"), now=now)
+    stored = device_store.insert_events(session, device.device_id, rows, batch_id=batch_id,
+                                        now=now)
     pending = notification_store.pending_for(session, device.employee_id,
                                              limit=MAX_NOTIFICATIONS_PER_REPLY)
     for item in pending:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.services import audit
 from server.services.audit import Actor
-from server.services.errors import Conflict, RateLimited, Unauthenticated
+from server.services.errors import Conflict, RateLimited
 from server.services.roles import check_role
 from server.services.secrets import hash_secret, new_secret
 from server.storage import console as console_store
@@ -85,8 +85,12 @@ def _password_ok(stored_hash: str | None, password: str) -> bool:
 
 
 def login(session: Session, *, email: str, password: str, ip: str, policy: LoginPolicy,
-          now: datetime) -> NewSession:
-    """Check the password (rate limited) and open a session; Unauthenticated if wrong."""
+          now: datetime) -> NewSession | None:
+    """Check the password (rate limited) and open a session.
+
+    Returns None for a wrong email or password, after recording the failure — not raising, so
+    the caller's transaction commits the failure record. RateLimited when over the limit.
+    """
     since = now - timedelta(seconds=policy.window_seconds)
     failures = console_store.failed_logins_since(session, email=email, ip=ip, since=since)
     if failures >= policy.max_failures:
@@ -97,7 +101,7 @@ def login(session: Session, *, email: str, password: str, ip: str, policy: Login
         user = None
     if not _password_ok(user.password_hash if user else None, password) or user is None:
         console_store.record_failed_login(session, email=email, ip=ip, now=now)
-        raise Unauthenticated("Wrong email or password.")
+        return None
     console_store.clear_failed_logins(session, email=email, ip=ip)
     token, csrf = new_secret(), new_secret()
     expires_at = now + timedelta(seconds=policy.session_seconds)

@@ -8,21 +8,41 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
 
 MAX_EVENT_DATA_BYTES = 16 * 1024
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]*$"
 
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL text and jsonb cannot hold NUL; refuse it here rather than fail on storage.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class EnrollRequest(BaseModel):
-    token: str = Field(min_length=1, max_length=200)
-    name: str = Field(min_length=1, max_length=200)
-    os: str = Field(min_length=1, max_length=32)
-    os_version: str | None = Field(None, max_length=200)
-    agent_version: str = Field(min_length=1, max_length=64)
-    hardware_id: str | None = Field(None, max_length=200)
+    token: Text = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
+    os: Text = Field(min_length=1, max_length=32)
+    os_version: Text | None = Field(None, max_length=200)
+    agent_version: Text = Field(min_length=1, max_length=64)
+    hardware_id: Text | None = Field(None, max_length=200)
 
 
 class PublicKey(BaseModel):
@@ -58,9 +78,9 @@ class Footprint(BaseModel):
 
 
 class DeviceStateIn(BaseModel):
-    agent_version: str = Field(min_length=1, max_length=64)
+    agent_version: Text = Field(min_length=1, max_length=64)
     rules_version: int | None = Field(None, ge=0)
-    os: str | None = Field(None, max_length=200)
+    os: Text | None = Field(None, max_length=200)
     idle_seconds: float | None = Field(None, ge=0)
     locked: bool | None = None
     asleep_since: AwareDatetime | None = None
@@ -77,9 +97,14 @@ class EventIn(BaseModel):
     @field_validator("data")
     @classmethod
     def _small_enough(cls, value: dict[str, Any]) -> dict[str, Any]:
-        size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-        if size > MAX_EVENT_DATA_BYTES:
-            raise ValueError(f"data is {size} bytes as JSON; at most {MAX_EVENT_DATA_BYTES}")
+        try:  # NaN/Infinity are not JSON (and PostgreSQL's jsonb refuses them)
+            text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except ValueError:
+            raise ValueError("must not contain NaN or Infinity") from None
+        if len(text) > MAX_EVENT_DATA_BYTES:
+            raise ValueError(f"data is {len(text)} bytes as JSON; at most {MAX_EVENT_DATA_BYTES}")
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
         return value
 
 
@@ -117,7 +142,7 @@ class CheckinReply(BaseModel):
 
 
 class AckRequest(BaseModel):
-    response: str | None = Field(None, min_length=1, max_length=64)
+    response: Text | None = Field(None, min_length=1, max_length=64)
 
 
 class AckReply(BaseModel):

@@ -47,7 +47,8 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_db_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -> Engine:
+def create_db_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20,
+                     statement_timeout_ms: int = 0) -> Engine:
     """An engine for `url` with the settings described in the module docstring."""
     url = normalise_url(url)
     backend = make_url(url).get_backend_name()
@@ -57,9 +58,11 @@ def create_db_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
+        connect_args: dict[str, Any] = {"connect_timeout": 5}
+        if statement_timeout_ms > 0:
+            connect_args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
         return create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
-                             pool_timeout=10, pool_recycle=1800,
-                             connect_args={"connect_timeout": 5})
+                             pool_timeout=10, pool_recycle=1800, connect_args=connect_args)
     raise ValueError(f"unsupported database {backend!r} in URL {make_url(url)!r}: "
                      "use sqlite:/// or postgresql+psycopg://")
 
@@ -67,9 +70,11 @@ def create_db_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20) -
 class Database:
     """The engine plus a session factory; `with db.transaction() as s:` commits or rolls back."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20,
+                 statement_timeout_ms: int = 0) -> None:
         self.url = normalise_url(url)
-        self.engine = create_db_engine(self.url, pool_size=pool_size, max_overflow=max_overflow)
+        self.engine = create_db_engine(self.url, pool_size=pool_size, max_overflow=max_overflow,
+                                       statement_timeout_ms=statement_timeout_ms)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -100,8 +100,8 @@ def insert_events(session: Session, device_id: str, events: Sequence[dict[str, A
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(AgentEvent).values(rows).on_conflict_do_nothing(
-        index_elements=["device_id", "event_id"])
-    return session.execute(statement).rowcount or 0
+        index_elements=["device_id", "event_id"]).returning(AgentEvent.id)
+    return len(session.execute(statement).all())
 
 
 def events_of(session: Session, device_id: str, *, limit: int = 1000) -> list[AgentEvent]:

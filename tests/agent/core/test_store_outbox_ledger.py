@@ -114,4 +114,4 @@ def test_settings_come_from_environment_then_store_then_default():
     assert sources["min_checkin_interval"] == "environment"
     assert sources["request_timeout"] == "stored" and sources["log_level"] == "default"
     with pytest.raises(ValueError, match="HEEDFUL_AGENT_CPU_LIMIT_PERCENT"):
-        Settings({}, env={"HEEDFUL_AGENT_CPU_LIMIT_PERCENT": "lots"}).cpu_limit_percent
+        Settings({}, env={"HEEDFUL_AGENT_CPU_LIMIT_PERCENT": "lots"}).get("cpu_limit_percent")

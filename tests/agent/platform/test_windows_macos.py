@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from agent.platform.base import CommandResult
-from agent.platform.macos import MacPlatform, MacSigninReader, parse_console_lock, \
-    parse_hid_idle
+from agent.platform.macos import MacPlatform, MacSigninReader, parse_console_lock, parse_hid_idle
 from agent.platform.windows import WindowsPlatform, WindowsSigninReader, idle_ms
 
 WRAP = 2**32

@@ -57,3 +57,23 @@ def test_times_are_utc_and_in_visit_order(chromium_run, firefox_run):
         times = [v.time for v in run.stopped]
         assert times == sorted(times)
         assert all(t.utcoffset().total_seconds() == 0 for t in times)
+
+
+def test_history_command_on_a_real_chromium_profile(chromium_run, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from agent.cli import main
+
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text("schema: 1\nversion: 2\ncategories:\n  gambling:\n"
+                      "    domains: [casino.com, poker.example]\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["history", "--browser", "chromium", "--profile",
+                                       str(chromium_run.profile), "--json", "--bundle",
+                                       str(bundle), "--home", str(tmp_path / "agent")])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.output.splitlines()]
+    assert [(r["host"], r["categories"]) for r in records] == [
+        ("www.news.example", []), ("www.poker.example", ["gambling"])]
+    assert all(r["time"].endswith("Z") for r in records)

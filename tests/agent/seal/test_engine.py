@@ -1,0 +1,326 @@
+"""Sealing and unsealing real files in place: round trips, names, busy files, injected faults."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.platform.files import file_in_use
+from agent.seal import engine as eng
+from agent.seal.fileops import FileOps
+from agent.seal.format import HEADER_LEN
+
+SIZES = [0, 1, 65535, 65536, 65537, 300_000]
+
+
+def make_file(path: Path, data: bytes, mode: int = 0o640, mtime_ns: int = 1_600_000_000_5 * 10**8):
+    path.write_bytes(data)
+    os.chmod(path, mode)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+    return data
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(os.listdir(folder))
+
+
+class FaultOps(FileOps):
+    """Raises `error` (an errno) at the n-th file-system step, once."""
+
+    def __init__(self, step: int, error: int = errno.ENOSPC) -> None:
+        self.step, self.error, self.count = step, error, 0
+
+    def _tick(self, what: str) -> None:
+        self.count += 1
+        if self.count == self.step:
+            raise OSError(self.error, os.strerror(self.error), what)
+
+    def write(self, fd, data):
+        self._tick("write")
+        return super().write(fd, data)
+
+    def fsync(self, fd):
+        self._tick("fsync")
+        super().fsync(fd)
+
+    def rename(self, src, dst):
+        self._tick("rename")
+        super().rename(src, dst)
+
+    def unlink(self, path):
+        self._tick("unlink")
+        super().unlink(path)
+
+    def fsync_dir(self, path):
+        self._tick("fsync_dir")
+        super().fsync_dir(path)
+
+    def chmod(self, path, mode):
+        self._tick("chmod")
+        super().chmod(path, mode)
+
+    def set_mtime(self, path, mtime_ns):
+        self._tick("set_mtime")
+        super().set_mtime(path, mtime_ns)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("mode", [0o640, 0o400, 0o755])
+def test_round_trip_restores_bytes_mtime_and_mode(folder, make_engine, size, mode) -> None:
+    engine = make_engine()
+    path = folder / "report.docx"
+    data = make_file(path, os.urandom(size), mode, 1_650_000_000_123_456_789)
+    sealed = engine.seal_file(path)
+    assert sealed.status == eng.SEALED and listing(folder) == ["report.docx.heedful"]
+    blob = (folder / "report.docx.heedful").read_bytes()
+    assert len(blob) == sealed.sealed_bytes and (size < 16 or data not in blob)
+    assert stat.S_IMODE(os.stat(folder / "report.docx.heedful").st_mode) == 0o600
+    back = engine.unseal_file(folder / "report.docx.heedful")
+    assert back.status == eng.UNSEALED and listing(folder) == ["report.docx"]
+    st = os.stat(path)
+    assert path.read_bytes() == data
+    assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (mode, 1_650_000_000_123_456_789)
+    assert engine.journal.open_ops() == []
+
+
+def test_registry_and_pending_follow_the_file(folder, make_engine) -> None:
+    engine = make_engine()
+    make_file(folder / "a.txt", b"alpha")
+    engine.seal_file(folder / "a.txt", session="idle-1")
+    [entry] = engine.journal.sealed_files("idle-1")
+    assert (entry.path.name, entry.original.name, entry.plain_size) == ("a.txt.heedful",
+                                                                        "a.txt", 5)
+    engine.unseal_file(entry.path)
+    assert engine.journal.sealed_files() == []
+    pending = engine.journal.db.query("SELECT path FROM seal_pending")
+    assert [os.fsdecode(p) for (p,) in pending] == [str(folder / "a.txt")]
+
+
+def test_name_conflicts_never_overwrite(folder, make_engine) -> None:
+    engine = make_engine()
+    make_file(folder / "a.txt", b"version one")
+    engine.seal_file(folder / "a.txt")
+    make_file(folder / "a.txt", b"version two")
+    second = engine.seal_file(folder / "a.txt")
+    assert second.result_path.name == "a (2).txt.heedful"
+    assert listing(folder) == ["a (2).txt.heedful", "a.txt.heedful"]
+    engine.unseal_file(folder / "a.txt.heedful")
+    make_file(folder / "b.txt", b"unrelated")
+    engine.unseal_file(folder / "a (2).txt.heedful")
+    assert (folder / "a.txt").read_bytes() == b"version one"
+    assert (folder / "a (2).txt").read_bytes() == b"version two"
+
+
+def test_unseal_keeps_a_plaintext_created_meanwhile(folder, make_engine) -> None:
+    engine = make_engine()
+    make_file(folder / "notes.md", b"old")
+    engine.seal_file(folder / "notes.md")
+    make_file(folder / "notes.md", b"new, written while sealed")
+    out = engine.unseal_file(folder / "notes.md.heedful")
+    assert out.result_path.name == "notes (2).md"
+    assert (folder / "notes.md").read_bytes() == b"new, written while sealed"
+    assert (folder / "notes (2).md").read_bytes() == b"old"
+
+
+def test_non_utf8_file_name(folder, make_engine) -> None:
+    if sys.platform != "linux":
+        pytest.skip("POSIX byte file names")
+    engine = make_engine()
+    path = Path(os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.txt"))
+    make_file(path, b"latin-1 name")
+    assert engine.seal_file(path).status == eng.SEALED
+    [sealed] = engine.journal.sealed_files()
+    assert engine.unseal_file(sealed.path).status == eng.UNSEALED
+    assert path.read_bytes() == b"latin-1 name"
+
+
+def test_symlinks_and_folders_are_skipped(folder, make_engine) -> None:
+    engine = make_engine()
+    make_file(folder / "target", b"x")
+    (folder / "link").symlink_to(folder / "target")
+    (folder / "sub").mkdir()
+    assert engine.seal_file(folder / "link").status == eng.SKIPPED
+    assert engine.seal_file(folder / "sub").status == eng.SKIPPED
+    assert engine.seal_file(folder / "missing").status == eng.GONE
+
+
+# -- waiting for files to settle ---------------------------------------------------------------
+def test_recently_changed_files_settle_first(folder, make_engine) -> None:
+    now = [time.time()]
+    engine = make_engine(settle_seconds=10, partial_settle_seconds=600, clock=lambda: now[0])
+    (folder / "fresh.txt").write_bytes(b"just written")
+    (folder / "movie.mp4.crdownload").write_bytes(b"partial")
+    (folder / "~$budget.xlsx").write_bytes(b"owner file")
+    out = engine.seal_file(folder / "fresh.txt")
+    assert out.status == eng.BUSY and "settling" in out.reason
+    now[0] += 20
+    assert engine.seal_file(folder / "fresh.txt").status == eng.SEALED
+    for name in ("movie.mp4.crdownload", "~$budget.xlsx"):
+        assert engine.seal_file(folder / name).status == eng.BUSY
+    now[0] += 600
+    assert engine.seal_file(folder / "movie.mp4.crdownload").status == eng.SEALED
+
+
+def test_download_placeholder_waits_for_its_part_file(folder, make_engine) -> None:
+    now = [time.time() + 60]
+    engine = make_engine(settle_seconds=10, clock=lambda: now[0])
+    (folder / "setup.iso").write_bytes(b"")
+    (folder / "setup.iso.part").write_bytes(b"downloading")
+    assert engine.seal_file(folder / "setup.iso").status == eng.BUSY
+
+
+def test_file_held_open_by_another_process_is_busy(folder, make_engine) -> None:
+    engine = make_engine(busy_probe=file_in_use)
+    path = folder / "open.txt"
+    make_file(path, b"held open")
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import sys,time; f=open(sys.argv[1],'rb'); print('ok', flush=True);"
+                               " time.sleep(60)", str(path)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"ok"
+        out = engine.seal_file(path)
+        assert out.status == eng.BUSY and "another process" in out.reason
+        assert listing(folder) == ["open.txt"]
+    finally:
+        holder.kill()
+        holder.wait()
+    assert engine.seal_file(path).status == eng.SEALED
+
+
+def test_file_locked_by_another_process_is_busy(folder) -> None:
+    path = folder / "locked.db"
+    make_file(path, b"locked")
+    holder = subprocess.Popen([sys.executable, "-c",
+                               "import fcntl,os,sys,time; fd=os.open(sys.argv[1], os.O_RDONLY);"
+                               " fcntl.flock(fd, fcntl.LOCK_EX); os.close(os.dup(fd));"
+                               " print('ok', flush=True); time.sleep(60)", str(path)],
+                              stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"ok"
+        assert file_in_use(path) is not None
+    finally:
+        holder.kill()
+        holder.wait()
+    assert file_in_use(path) is None
+
+
+# -- faults ------------------------------------------------------------------------------------
+def test_disk_full_at_the_write_seam_stops_cleanly(folder, make_engine) -> None:
+    engine = make_engine(FaultOps(step=3, error=errno.ENOSPC))
+    data = make_file(folder / "big.bin", os.urandom(200_000))
+    out = engine.seal_file(folder / "big.bin")
+    assert (out.status, out.error_kind) == (eng.FAILED, "disk_full")
+    assert "No space left" in out.reason and str(folder) not in out.reason
+    assert listing(folder) == ["big.bin"] and (folder / "big.bin").read_bytes() == data
+    assert engine.journal.open_ops() == []
+
+
+def test_permission_error_stops_cleanly(folder, make_engine) -> None:
+    engine = make_engine(FaultOps(step=1, error=errno.EACCES))
+    data = make_file(folder / "a.txt", b"private")
+    out = engine.seal_file(folder / "a.txt")
+    assert (out.status, out.error_kind) == (eng.FAILED, "permission")
+    assert listing(folder) == ["a.txt"] and (folder / "a.txt").read_bytes() == data
+
+
+def _count_steps(make_engine, folder: Path, operation: str) -> int:
+    counter = FaultOps(step=-1)
+    engine = make_engine(counter)
+    make_file(folder / "probe.bin", os.urandom(150_000))
+    engine.seal_file(folder / "probe.bin")
+    if operation == "unseal":
+        counter.count = 0
+        engine.unseal_file(folder / "probe.bin.heedful")
+    (folder / "probe.bin").unlink(missing_ok=True)
+    (folder / "probe.bin.heedful").unlink(missing_ok=True)
+    return counter.count
+
+
+@pytest.mark.parametrize("operation", ["seal", "unseal"])
+def test_a_failure_at_every_step_leaves_one_complete_copy(folder, make_engine, operation):
+    steps = _count_steps(make_engine, folder, operation)
+    assert steps >= 9
+    for step in range(1, steps + 1):
+        ops = FaultOps(step=-1)
+        engine = make_engine(ops)
+        data = make_file(folder / "f.bin", os.urandom(150_000), 0o644, 1_500_000_000 * 10**9)
+        if operation == "unseal":
+            engine.seal_file(folder / "f.bin")
+        ops.count, ops.step = 0, step
+        out = (engine.seal_file(folder / "f.bin") if operation == "seal"
+               else engine.unseal_file(folder / "f.bin.heedful"))
+        assert out.status in (eng.FAILED, eng.SEALED, eng.UNSEALED), (step, out)
+        names = listing(folder)
+        assert names in (["f.bin"], ["f.bin.heedful"]), (step, names)
+        assert engine.journal.open_ops() == [], step
+        ops.step = -1
+        if names == ["f.bin.heedful"]:
+            assert engine.unseal_file(folder / "f.bin.heedful").status == eng.UNSEALED
+        assert (folder / "f.bin").read_bytes() == data, step
+        assert os.stat(folder / "f.bin").st_mtime_ns == 1_500_000_000 * 10**9
+        (folder / "f.bin").unlink()
+
+
+def test_source_changing_during_sealing_is_retried_not_lost(folder, make_engine) -> None:
+    path = folder / "live.log"
+
+    class Appender(FileOps):
+        def barrier(self, label: str) -> None:
+            if label == "seal.written":
+                with open(path, "ab") as handle:
+                    handle.write(b" and more")
+
+    engine = make_engine(Appender())
+    make_file(path, b"first line")
+    out = engine.seal_file(path)
+    assert out.status == eng.CHANGED
+    assert listing(folder) == ["live.log"] and path.read_bytes() == b"first line and more"
+
+
+def test_source_replaced_after_verification_keeps_both_versions(folder, make_engine) -> None:
+    path = folder / "doc.txt"
+
+    class Replacer(FileOps):
+        def barrier(self, label: str) -> None:
+            if label == "seal.renamed":
+                tmp = folder / "doc.txt.new"
+                tmp.write_bytes(b"saved by an editor")
+                os.replace(tmp, path)
+
+    engine = make_engine(Replacer())
+    make_file(path, b"original")
+    out = engine.seal_file(path)
+    assert out.status == eng.SEALED
+    assert listing(folder) == ["doc.txt", "doc.txt.heedful"]
+    assert path.read_bytes() == b"saved by an editor"
+    engine.ops = FileOps()
+    assert engine.unseal_file(folder / "doc.txt.heedful").result_path.name == "doc (2).txt"
+    assert (folder / "doc (2).txt").read_bytes() == b"original"
+
+
+def test_tampered_sealed_file_is_left_untouched(folder, make_engine) -> None:
+    engine = make_engine()
+    make_file(folder / "x.bin", os.urandom(1000))
+    engine.seal_file(folder / "x.bin")
+    sealed = folder / "x.bin.heedful"
+    blob = bytearray(sealed.read_bytes())
+    blob[HEADER_LEN + 10] ^= 1
+    sealed.write_bytes(bytes(blob))
+    out = engine.unseal_file(sealed)
+    assert (out.status, out.error_kind) == (eng.FAILED, "header_mismatch")
+    assert listing(folder) == ["x.bin.heedful"] and sealed.read_bytes() == bytes(blob)
+
+
+def test_wrong_device_key_cannot_unseal(folder, make_engine, db) -> None:
+    make_engine().seal_file(make_file(folder / "k.txt", b"k") and folder / "k.txt")
+    other = eng.SealEngine(make_engine().journal, os.urandom(32), busy_probe=lambda p: None)
+    out = other.unseal_file(folder / "k.txt.heedful")
+    assert (out.status, out.error_kind) == (eng.FAILED, "wrong_key")
+    assert listing(folder) == ["k.txt.heedful"]
