@@ -80,6 +80,7 @@ class Agent:
         bundle = self.rulebook.load(enrolment.public_keys() if enrolment else [])
         self.host.location = self.store.get_state("location")
         self.host.listeners.append(self._on_signal)
+        self.host.on_emitted = self._on_emitted
         self.host.start(bundle)
         self.localapi = LocalApi(self, port=int(self.settings.local_api_port),
                                  socket_path=self.settings.local_api_socket or None)
@@ -107,6 +108,12 @@ class Agent:
     def _on_signal(self, sig: Any) -> None:
         if sig.name == "woke":
             self.checkins.trigger()  # the protocol asks for a check-in right after waking
+
+    def _on_emitted(self, _added: int) -> None:
+        # A full batch goes at once (protocol) - unless the server is failing: then the
+        # backoff schedule decides, so a flood of events cannot hammer it.
+        if self.checkins.failures == 0 and self.outbox.depth() >= self.syncer.max_batch:
+            self.checkins.trigger()
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():

@@ -64,6 +64,7 @@ class Store:
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = self.home / DB_NAME
         self._lock = threading.RLock()
         new = not self.path.exists()

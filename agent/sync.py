@@ -104,7 +104,16 @@ class Syncer:
         return state
 
     def checkin(self) -> CheckinResult:
-        """One full check-in; raises NotEnrolled, TransportError or ServerError."""
+        """One full check-in; raises NotEnrolled, TransportError or ServerError. A
+        `device_invalid` anywhere in it moves the enrolment to "needs re-enrolment"."""
+        try:
+            return self._checkin()
+        except DeviceInvalid as exc:
+            enrolment_mod.mark_invalid(self.store, f"the server refused the credential "
+                                                   f"({exc.message})")
+            raise
+
+    def _checkin(self) -> CheckinResult:
         enrolment = self.enrolment()
         uplink = self.uplink(enrolment)
         events = self.outbox.peek(self.max_batch)
@@ -116,9 +125,7 @@ class Syncer:
             self.outbox.mark_attempt(ids)
         try:
             reply = uplink.checkin(body)
-        except DeviceInvalid as exc:
-            enrolment_mod.mark_invalid(self.store, f"the server refused the credential "
-                                                   f"({exc.message})")
+        except DeviceInvalid:
             raise
         except ServerError as exc:
             self._on_refused_batch(exc, events)

@@ -1,6 +1,7 @@
 """Agent footprint: the real headless agent, enrolled against a real local server, left alone.
 
-Measures the agent process's average CPU (% of one core) and peak RSS over `--seconds`
+The server publishes the default rule bundle (`rules/defaults`), which the agent downloads,
+verifies and applies before the window opens. Measures the agent process's average CPU (% of one core) and peak RSS over `--seconds`
 (default 120) after it has started and checked in once, next to a bare
 `python -c 'import time; time.sleep(N)'` measured over the same window in the same run.
 Goal: under 0.5 % CPU on average and under 60 MB RSS.
@@ -62,6 +63,10 @@ def _start_server(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen, 
     _wait(lambda: _healthy(port), 60, "the server")
     token = subprocess.run(server + ["enroll-token", "bench@corp.example"], env=env,
                            check=True, capture_output=True, text=True).stdout.split()[-1]
+    from rules.defaults import default_bundle_path
+
+    subprocess.run(server + ["rules", "publish", str(default_bundle_path())], env=env,
+                   check=True, capture_output=True)  # agents download and verify it
     return proc, token
 
 
@@ -110,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
             client = LocalClient(folder / "agent")
             _wait(lambda: (folder / "agent" / "localapi.json").exists(), 60, "the agent")
             _wait(lambda: client.status()["server"]["last_checkin_at"], 60, "a check-in")
+            _wait(lambda: client.status()["rules"]["version"], 60, "the default bundle")
             time.sleep(2.0)  # let start-up work settle before the window opens
             baseline = subprocess.Popen([sys.executable, "-c",
                                          f"import time; time.sleep({args.seconds + 30})"])

@@ -8,7 +8,9 @@ unlisted names with 2-4 labels (misses, the common case on a real laptop).
 
 The set baseline answers a lookup the only way a set can with suffix semantics: one membership
 test per label-boundary suffix of the host. Memory is measured in a fresh subprocess per
-structure with tracemalloc (what stays allocated after building, input already freed).
+structure with tracemalloc: "retained" is what stays allocated after building with the input
+freed (for the set, the strings themselves); "peak" includes the generated input list, which
+both sides hold while building.
 
     python -m benchmarks categories [--domains N] [--queries N]
 """

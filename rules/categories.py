@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 _MASK64 = (1 << 64) - 1
 _EMPTY: frozenset[str] = frozenset()
 MAX_CATEGORIES = 256
+"""The index packs a category number into one byte; bundles are limited to match."""
 
 
 def _key_hash(key: str) -> int:

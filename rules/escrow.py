@@ -119,11 +119,16 @@ def _wrapping_key(shared: bytes, ephemeral: bytes, recipient: bytes) -> bytes:
                 info=INFO).derive(shared)
 
 
-def wrap_key(secret: bytes, recovery_public: bytes, *, key_id: str, device_id: str = "") -> bytes:
-    """Encrypt `secret` to the recovery public key; returns the JSON blob (UTF-8 bytes)."""
+def wrap_key(secret: bytes, recovery_public: bytes, *, key_id: str, device_id: str = "",
+             ephemeral_private: bytes | None = None) -> bytes:
+    """Encrypt `secret` to the recovery public key; returns the JSON blob (UTF-8 bytes).
+
+    `ephemeral_private` is for test vectors only; leave it None (a fresh key every time).
+    """
     if len(key_id.encode()) > 0xFFFF or len(device_id.encode()) > 0xFFFF:
         raise EscrowError("key_id and device_id must each be under 64 KiB")
-    ephemeral = X25519PrivateKey.generate()
+    ephemeral = (X25519PrivateKey.generate() if ephemeral_private is None
+                 else X25519PrivateKey.from_private_bytes(ephemeral_private))
     eph_pub = ephemeral.public_key().public_bytes_raw()
     shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recovery_public))
     aead = AESGCM(_wrapping_key(shared, eph_pub, recovery_public))

@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from rules.categories import MAX_CATEGORIES
 from rules.types import (
     CategoryName,
     CountryCode,
@@ -162,6 +163,9 @@ class Bundle(_Strict):
     @model_validator(mode="after")
     def _cross_references(self) -> Bundle:
         problems = []
+        if len(self.categories) > MAX_CATEGORIES:
+            problems.append(("categories", f"{len(self.categories)} categories; at most "
+                                           f"{MAX_CATEGORIES} are supported"))
         for i, rule in enumerate(self.nudges):
             for j, name in enumerate(rule.categories):
                 if name not in self.categories:

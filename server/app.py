@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -32,6 +33,9 @@ def create_app(settings: Settings | None = None, *, now: Clock | None = None,
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Request threads = pooled connections: more threads would only queue for (or open
+        # and close) connections; fewer would leave connections idle.
+        to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         yield
         ctx.db.dispose()
 

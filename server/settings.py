@@ -94,9 +94,13 @@ SETTINGS: tuple[Setting, ...] = (
             "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db. Empty: SQLite file "
             "heedful.db in data_dir.", secret=True),
     Setting("db_pool_size", _parse_positive_int, 10,
-            "PostgreSQL connections kept open per worker process.", type_name="int"),
-    Setting("db_max_overflow", int, 20,
-            "Extra PostgreSQL connections a worker may open under load.", type_name="int"),
+            "PostgreSQL connections kept open per worker process; also the number of request "
+            "threads per worker, so a request never waits for or opens a connection.",
+            type_name="int"),
+    Setting("db_max_overflow", int, 0,
+            "Extra PostgreSQL connections a worker may open beyond db_pool_size. Each is "
+            "closed after use, costing a new server process per request: keep it 0 unless "
+            "background tasks need connections.", type_name="int"),
     Setting("db_statement_timeout_ms", int, 30_000,
             "PostgreSQL statement timeout in milliseconds (0: none); a request stuck on a lock "
             "fails with 503 instead of hanging.", type_name="int"),

@@ -179,3 +179,10 @@ def parse_user_dirs(text: str, home: Path) -> dict[str, Path]:
             value = match[2].replace("$HOME", str(home))
             found[wanted[match[1]]] = Path(value) if value.startswith("/") else home / value
     return found
+
+
+if __name__ == "__main__":  # probe this module alone: python -m agent.platform.linux
+    _probe = LinuxPlatform()
+    print(f"idle seconds: {_probe.idle_seconds()}, locked: {_probe.session_locked()}")
+    for _cap in _probe.capabilities():
+        print(f"  {_cap.name}: available={_cap.available} source={_cap.source} {_cap.reason}")

@@ -156,3 +156,10 @@ class MacSigninReader:
         newest = max([since] + [r.time.timestamp() for r in records])
         return SigninBatch(records, {"since": newest},
                            [Capability("signins_unified_log", True, "log show")])
+
+
+if __name__ == "__main__":  # probe this module alone: python -m agent.platform.macos
+    _probe = MacPlatform()
+    print(f"idle seconds: {_probe.idle_seconds()}, locked: {_probe.session_locked()}")
+    for _cap in _probe.capabilities():
+        print(f"  {_cap.name}: available={_cap.available} source={_cap.source} {_cap.reason}")

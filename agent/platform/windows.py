@@ -169,3 +169,10 @@ class WindowsSigninReader:
         records = [rec for _, rec in parsed if rec is not None]
         return SigninBatch(winevents.collapse_unlocks(records), {"record_id": last},
                            [Capability("signins_security_log", True, "wevtutil")])
+
+
+if __name__ == "__main__":  # probe this module alone: python -m agent.platform.windows
+    _probe = WindowsPlatform()
+    print(f"idle seconds: {_probe.idle_seconds()}, locked: {_probe.session_locked()}")
+    for _cap in _probe.capabilities():
+        print(f"  {_cap.name}: available={_cap.available} source={_cap.source} {_cap.reason}")

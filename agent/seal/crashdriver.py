@@ -102,7 +102,9 @@ def _trial(request: dict) -> dict:
         try:
             steps = run(Path(request["dir"]), Path(request["db"]), bytes.fromhex(request["key"]),
                         request.get("fault_step"), request.get("mode", "cycle"))
-            Path(request["db"] + ".steps").write_text(str(steps))
+            tmp = Path(request["db"] + ".steps.tmp")  # atomic: the parent may kill us here
+            tmp.write_text(str(steps))
+            os.replace(tmp, request["db"] + ".steps")
         except BaseException:  # noqa: BLE001 - report any crash as an exit code
             code = 3
         os._exit(code)
@@ -115,6 +117,7 @@ def _trial(request: dict) -> dict:
     steps_file = Path(request["db"] + ".steps")
     steps = int(steps_file.read_text()) if steps_file.exists() else None
     steps_file.unlink(missing_ok=True)
+    Path(request["db"] + ".steps.tmp").unlink(missing_ok=True)
     return {"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
             "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "steps": steps}
 

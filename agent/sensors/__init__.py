@@ -69,7 +69,10 @@ class SensorContext:
 
     def emit(self, *events: Event) -> int:
         """Queue events for the server (durable before this returns); returns how many new."""
-        return self._host.outbox.put_many(events)
+        added = self._host.outbox.put_many(events)
+        if added and self._host.on_emitted:
+            self._host.on_emitted(added)
+        return added
 
     def publish(self, name: str, **data: Any) -> None:
         """Broadcast a signal to the other sensors and the runtime."""

@@ -95,8 +95,14 @@ class SealSensor(Sensor):
                            clock=ctx.clock, emit=self._emit, **self.engine_options)
         service = self.stack.service
         service.start(spawn=lambda target, name: ctx.spawn(target, name))
-        service.worker.submit(service.start_up)  # recovery and the start-up scan, off-thread
+        service.worker.submit(self._start_up)  # recovery and the start-up scan, off-thread
         self._publish()
+
+    def _start_up(self) -> None:
+        stack = self.stack
+        if stack is not None:
+            stack.service.start_up()
+            self._publish()
 
     def _emit(self, event) -> None:
         payload = event.as_dict()
@@ -105,7 +111,9 @@ class SealSensor(Sensor):
         self._publish()
 
     def _publish(self) -> None:
-        self.ctx.set_state("seal", self.stack.service.checkin_state())
+        stack = self.stack
+        if stack is not None:
+            self.ctx.set_state("seal", stack.service.checkin_state())
 
     def on_signal(self, signal: Signal) -> None:
         if not self.values.get("enabled", True) or self.stack is None:

@@ -47,14 +47,16 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_db_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20,
+def create_db_engine(url: str, *, pool_size: int = 10, max_overflow: int = 0,
                      statement_timeout_ms: int = 0) -> Engine:
     """An engine for `url` with the settings described in the module docstring."""
     url = normalise_url(url)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False,
-                                                  "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow,
+                               pool_timeout=30,
+                               connect_args={"check_same_thread": False,
+                                             "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _configure_sqlite(engine)
         return engine
     if backend == "postgresql":
@@ -70,7 +72,7 @@ def create_db_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20,
 class Database:
     """The engine plus a session factory; `with db.transaction() as s:` commits or rolls back."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20,
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 0,
                  statement_timeout_ms: int = 0) -> None:
         self.url = normalise_url(url)
         self.engine = create_db_engine(self.url, pool_size=pool_size, max_overflow=max_overflow,

@@ -77,3 +77,17 @@ def test_bad_key_text() -> None:
         escrow.load_public_key(base64.b64encode(b"short"))
     with pytest.raises(escrow.EscrowError, match="neither PEM nor base64"):
         escrow.load_private_key("not base64 !!")
+
+
+def test_documented_escrow_vector() -> None:
+    """docs/seal-format.md's escrow blob is reproduced and unwraps to the device key."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "seal-format.md").read_text()
+    blob = doc.split("```text\nescrow blob\n", 1)[1].split("\n```", 1)[0].encode()
+    recovery_private = bytes(range(200, 232))
+    public = X25519PrivateKey.from_private_bytes(recovery_private).public_key().public_bytes_raw()
+    again = escrow.wrap_key(bytes(range(32)), public, key_id="32a231fa4f08dbdd025188fc69884cb7",
+                            device_id="laptop-0001", ephemeral_private=bytes(range(64, 96)))
+    assert again == blob
+    assert escrow.unwrap_key(blob, recovery_private).secret == bytes(range(32))

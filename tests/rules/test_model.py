@@ -221,3 +221,11 @@ def test_json_and_yaml_give_the_same_bundle(make_data, minimal_yaml):
     import json
 
     assert parse_bundle(json.dumps(make_data()).encode()) == parse_bundle(minimal_yaml)
+
+
+def test_at_most_256_categories():
+    many = {f"c{i}": {} for i in range(257)}
+    assert errors_of({"version": 1, "categories": many}) == [
+        "categories: 257 categories; at most 256 are supported"]
+    del many["c0"]
+    assert len(validate_bundle({"version": 1, "categories": many}).categories) == 256

@@ -231,3 +231,38 @@ def test_documented_test_vector_matches_the_code() -> None:
                 salt=bytes(range(100, 132)))
     assert out.getvalue().hex() == sealed_hex
     assert opened(bytes.fromhex(sealed_hex), bytes(range(32))).startswith(b"Heedful")
+    assert independent_open(bytes.fromhex(sealed_hex), bytes(range(32))) == \
+        b"Heedful test vector: seal me, please.\n"
+
+
+def independent_open(blob: bytes, key: bytes) -> bytes:
+    """A decryptor written from docs/seal-format.md alone (no agent.seal.format code)."""
+    import hmac as hmac_mod
+    import struct
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    header = blob[:120]
+    magic, version, suite, hlen, chunk, size = struct.unpack(">8sBBHIQ", header[:24])
+    assert (magic, version, suite, hlen) == (b"HEEDSEAL", 1, 1, 120)
+    kid = hmac_mod.new(key, b"heedful-seal key id v1", hashlib.sha256).digest()[:16]
+    assert header[24:40] == kid
+    okm = HKDF(hashes.SHA256(), 64, header[40:72], b"heedful-seal v1").derive(key)
+    assert hmac_mod.compare_digest(
+        hmac_mod.new(okm[32:], header[:88], hashlib.sha256).digest(), header[88:])
+    n, pos, out = max(1, -(-size // chunk)), 120, b""
+    for i in range(n):
+        length = (chunk if i < n - 1 else size - (n - 1) * chunk) + 16
+        nonce = i.to_bytes(11, "big") + (b"\x01" if i == n - 1 else b"\x00")
+        out += AESGCM(okm[:32]).decrypt(nonce, blob[pos:pos + length], header)
+        pos += length
+    assert pos == len(blob)
+    return out
+
+
+@pytest.mark.parametrize("size", [0, 5, 16, 17, 1000])
+def test_the_specification_is_enough_for_an_independent_decryptor(size: int) -> None:
+    data = os.urandom(size)
+    assert independent_open(seal_bytes(data, chunk_size=16), KEY) == data
