@@ -97,6 +97,9 @@ class Agent:
         return 0
 
     def _watch_footprint(self) -> None:
+        release = getattr(self.platform, "release_memory", None)
+        if release:
+            release()  # freed heap back to the OS before measuring (glibc keeps it otherwise)
         change = self.footprint.sample()
         if change:
             log.warning("footprint watchdog: %s (%s)", change, self.footprint.status())

@@ -12,6 +12,7 @@ The implementation is chosen once, by `sys.platform`, among `windows.py`, `macos
 | `known_folders()` | {"Documents": Path, "Downloads": Path, "Desktop": Path} |
 | `signin_reader(**paths)` | reader: `.read(checkpoint, now=, backfill=)` -> `SigninBatch` |
 | `reduce_priority()` | lowers this process's CPU and I/O priority; returns what was applied |
+| `release_memory()` | returns freed heap memory to the OS (glibc malloc_trim) |
 | `SleepDetector` | wall-clock vs monotonic gap: "the laptop slept N seconds" (always available) |
 
 Unknown is never reported as 0 or False: a headless machine answers None and says why in
@@ -28,7 +29,7 @@ from agent.platform.signins import LaptopSignin, SigninBatch
 
 __all__ = ["NAME", "BrowserRoot", "Capability", "LaptopSignin", "SigninBatch", "SleepDetector",
            "browser_profile_roots", "capabilities", "idle_seconds", "implementation",
-           "known_folders", "reduce_priority", "session_locked", "signin_reader"]
+           "known_folders", "reduce_priority", "release_memory", "session_locked", "signin_reader"]
 
 if sys.platform == "win32":
     NAME = "windows"
@@ -98,9 +99,18 @@ def signin_reader(*, wtmp: str | None = None, btmp: str | None = None):
 
 
 def reduce_priority() -> list[str]:
-    """Lower this process's CPU and I/O priority (psutil; setiopolicy_np on macOS)."""
+    """Lower this process's CPU and I/O priority (psutil; setiopolicy_np on macOS) and, on
+    glibc, cap malloc arenas; call before starting threads. Returns what was applied."""
     import psutil
 
     from agent.platform.priority import reduce_priority as lower
+    from agent.platform.priority import tune_allocator
 
-    return lower(psutil.Process(), NAME)
+    return [*lower(psutil.Process(), NAME), tune_allocator(NAME)]
+
+
+def release_memory() -> None:
+    """Return freed heap memory to the OS where the allocator allows it (glibc)."""
+    from agent.platform.priority import release_memory as release
+
+    release(NAME)

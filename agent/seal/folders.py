@@ -25,10 +25,12 @@ class ProtectedFolder:
 
     spec: str
     path: Path
+    exclude: tuple[Path, ...] = ()  # never sealed: e.g. the agent's own state folder
 
     def contains(self, path: str | os.PathLike[str]) -> bool:
-        """True if `path` is this folder or anywhere below it."""
-        return _is_within(Path(os.path.abspath(path)), self.path)
+        """True if `path` is this folder or below it, and not in an excluded folder."""
+        path = Path(os.path.abspath(path))
+        return _is_within(path, self.path) and not any(_is_within(path, e) for e in self.exclude)
 
     def relative(self, path: str | os.PathLike[str]) -> str:
         """`path` relative to the folder, with forward slashes (what reports may carry)."""
@@ -74,3 +76,9 @@ def folder_of(path: str | os.PathLike[str],
               folders: Iterable[ProtectedFolder]) -> ProtectedFolder | None:
     """The protected folder containing `path`, if any."""
     return next((f for f in folders if f.contains(path)), None)
+
+
+def excluding(folders: Iterable[ProtectedFolder], *paths: Path) -> list[ProtectedFolder]:
+    """The same folders, never sealing anything under `paths` (the agent's state folder)."""
+    keep = tuple(Path(os.path.abspath(p)) for p in paths)
+    return [ProtectedFolder(f.spec, f.path, f.exclude + keep) for f in folders]

@@ -63,7 +63,8 @@ class PendingJournal:
     def record(self, entries: Iterable[tuple[Path, os.stat_result, bool]]) -> int:
         """Upsert (path, stat, changed) entries in one transaction; `changed` bumps last_change.
 
-        A recorded file becomes `pending` again (a busy or failed one is retried at once).
+        A busy or failed entry keeps its retry time: a download written to all the time while
+        the employee is away is retried every `busy_retry_seconds`, not on every write.
         """
         now, count = self.clock(), 0
         with self.db.transaction() as conn:
@@ -72,8 +73,7 @@ class PendingJournal:
                     "INSERT INTO seal_pending (path, size, mtime_ns, first_seen, last_change)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET"
                     " size = excluded.size, mtime_ns = excluded.mtime_ns,"
-                    " last_change = CASE WHEN ? THEN excluded.last_change ELSE last_change END,"
-                    " state = 'pending', reason = '', retry_at = 0",
+                    " last_change = CASE WHEN ? THEN excluded.last_change ELSE last_change END",
                     (to_blob(path), st.st_size, st.st_mtime_ns, now, now if changed else 0,
                      changed))
                 count += 1

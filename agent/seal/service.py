@@ -25,9 +25,10 @@ from contextlib import contextmanager
 from agent.platform.files import ProcessLock
 from agent.seal import engine as eng
 from agent.seal.errors import SealBusyError
-from agent.seal.events import SealEvent, SealFinished, SealStarted, UnsealFinished
+from agent.seal.events import SealEvent, SealFinished, UnsealFinished
 from agent.seal.folders import ProtectedFolder
-from agent.seal.pending import BUSY, FAILED, Notes, PendingJournal, apply_notes
+from agent.seal.passes import Passes
+from agent.seal.pending import Notes, PendingJournal, apply_notes
 from agent.seal.policy import SealPolicy
 from agent.seal.reporting import Reporter
 from agent.seal.status import SealStatus, build_status
@@ -35,10 +36,9 @@ from agent.seal.watcher import FolderWatcher, ScanResult, scan
 from agent.seal.worker import Spawn, Worker
 
 log = logging.getLogger(__name__)
-AWAY_REASONS = ("idle", "lock")
 
 
-class SealService:
+class SealService(Passes):
     """Decides and runs seal/unseal passes; reports status and events."""
 
     def __init__(self, engine: eng.SealEngine, pending: PendingJournal,
@@ -89,7 +89,7 @@ class SealService:
             self._watcher.refresh(f.path for f in self.folders)
         with self.exclusive():
             self.engine.recover()
-            return scan([f.path for f in self.folders], self.pending, self.engine.journal)
+            return scan(self.folders, self.pending, self.engine.journal)
 
     def _configure(self, folders: list[ProtectedFolder], policy: SealPolicy) -> None:
         self.folders, self.policy = list(folders), policy
@@ -101,13 +101,13 @@ class SealService:
         self._configure(folders, policy or self.policy)
         if self._watcher is not None:
             self._watcher.refresh(f.path for f in self.folders)
-        return scan([f.path for f in self.folders], self.pending, self.engine.journal)
+        return scan(self.folders, self.pending, self.engine.journal)
 
     def refresh_watches(self) -> None:
         """Start watching protected folders that appeared since (and scan them)."""
         if self._watcher is not None:
-            for path in self._watcher.refresh(f.path for f in self.folders):
-                scan([path], self.pending, self.engine.journal)
+            added = self._watcher.refresh(f.path for f in self.folders)
+            scan([f for f in self.folders if f.path in added], self.pending, self.engine.journal)
 
     def apply_notes(self) -> int:
         """Write what the watcher saw into the pending journal."""
@@ -181,7 +181,7 @@ class SealService:
         self.apply_notes()
         if self.away and not self._running and self.pending.due(self.clock()):
             session, reason = self.session, self.away_reason
-            self.worker.submit(lambda: self.seal_pass(reason, session))
+            self.worker.submit(lambda: self.seal_pass(reason, session, announce=False))
             return "seal:" + reason
         return None
 
@@ -211,84 +211,6 @@ class SealService:
     def unseal_now(self) -> UnsealFinished:
         """Unseal every sealed file this agent knows (the employee asked)."""
         return self.unseal_pass("manual", None)
-
-    # -- passes ------------------------------------------------------------------------------
-    def seal_pass(self, reason: str, session: str, *, deadline: float | None = None,
-                  lock_timeout: float | None = None) -> SealFinished:
-        """Seal every due pending file; stops early if the employee returns or at `deadline`."""
-        with self.exclusive(lock_timeout):
-            self._running = "seal"
-            try:
-                return self._seal_files(reason, session, deadline)
-            finally:
-                self._running = ""
-
-    def _seal_files(self, reason: str, session: str, deadline: float | None) -> SealFinished:
-        start, totals = self.clock(), self.pending.totals()
-        self.reporter.report(SealStarted(start, reason, session, totals.files, totals.bytes))
-        counts = {"sealed": 0, "bytes": 0, "busy": 0, "failed": 0}
-        interrupted = False
-        for entry in self.pending.due(start):
-            if (reason in AWAY_REASONS and not self.away) or \
-                    (deadline is not None and self.clock() >= deadline):
-                interrupted = True
-                break
-            out = self.engine.seal_file(entry.path, session=session,
-                                        last_change=entry.last_change)
-            self._account(out, counts)
-        end, left = self.clock(), self.pending.totals()
-        self.engine.journal.db.set_meta("last_seal_at", repr(end))
-        self.engine.journal.db.set_meta("last_seal_reason", reason)
-        finished = SealFinished(
-            end, reason, session, counts["sealed"], counts["bytes"], counts["busy"],
-            counts["failed"], left.files, left.bytes, round(end - start, 3), interrupted,
-            self.reporter.pending_paths(self.pending))
-        self.reporter.report(finished)
-        return finished
-
-    def _account(self, out: eng.Outcome, counts: dict[str, int]) -> None:
-        now = self.clock()
-        if out.status == eng.SEALED:
-            counts["sealed"] += 1
-            counts["bytes"] += out.plain_bytes
-        elif out.status in (eng.BUSY, eng.CHANGED):
-            counts["busy"] += 1
-            self.pending.mark(out.path, BUSY, out.reason, now + self.policy.busy_retry_seconds)
-        elif out.status in (eng.GONE, eng.SKIPPED):
-            self.pending.forget([out.path])
-        elif out.status == eng.FAILED:
-            counts["failed"] += 1
-            self.pending.mark(out.path, FAILED, out.error_kind,
-                              now + self.policy.failure_retry_seconds)
-            self.reporter.error(now, "seal", out)
-
-    def unseal_pass(self, reason: str, session: str | None) -> UnsealFinished:
-        """Unseal the files sealed in `session` (every registered sealed file when None)."""
-        with self.exclusive():
-            self._running = "unseal"
-            try:
-                return self._unseal_files(reason, session)
-            finally:
-                self._running = ""
-
-    def _unseal_files(self, reason: str, session: str | None) -> UnsealFinished:
-        start, done, size, failed = self.clock(), 0, 0, 0
-        journal = self.engine.journal
-        for sealed in journal.sealed_files(session):
-            out = self.engine.unseal_file(sealed.path, original=sealed.original)
-            if out.status == eng.UNSEALED:
-                done, size = done + 1, size + out.plain_bytes
-            elif out.status == eng.GONE:
-                journal.forget_sealed(sealed.path)
-            else:
-                failed += 1
-                self.reporter.error(self.clock(), "unseal", out)
-        end = self.clock()
-        journal.db.set_meta("last_unseal_at", repr(end))
-        finished = UnsealFinished(end, reason, session or "all", done, size, failed,
-                                  round(end - start, 3))
-        self.reporter.report(finished)
-        return finished
 
     # -- reporting ---------------------------------------------------------------------------
     def drain_events(self) -> list[SealEvent]:

@@ -20,6 +20,7 @@ from watchdog.observers import Observer
 
 from agent.seal import names
 from agent.seal.errors import SealError
+from agent.seal.folders import ProtectedFolder
 from agent.seal.format import HEADER_LEN, parse_header
 from agent.seal.journal import Journal
 from agent.seal.pending import Notes, PendingJournal, plaintext_stat, walk_files
@@ -93,14 +94,18 @@ class ScanResult:
     work_files: list[Path] = field(default_factory=list)
 
 
-def scan(folders: Iterable[Path], pending: PendingJournal, journal: Journal) -> ScanResult:
+def scan(folders: Iterable[ProtectedFolder | Path], pending: PendingJournal,
+         journal: Journal) -> ScanResult:
     """Reconcile the pending journal and the sealed registry with what is on disk."""
-    folders = [f for f in folders if f.is_dir()]
+    folders = [f if isinstance(f, ProtectedFolder) else ProtectedFolder(str(f), Path(f))
+               for f in folders]
     known = {p.path: p for p in pending.all()}
     registered = {f.path for f in journal.sealed_files()}
     result, seen, changes = ScanResult(), set(), []
-    for folder in folders:
-        for path in walk_files(folder):
+    for folder in (f for f in folders if f.path.is_dir()):
+        for path in walk_files(folder.path):
+            if not folder.contains(path):
+                continue
             if names.is_work_name(path.name):
                 result.work_files.append(path)
             elif names.is_sealed_name(path.name):

@@ -6,10 +6,14 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 Spawn = Callable[[Callable[[], None], str], threading.Thread]
+T, R = TypeVar("T"), TypeVar("R")
+_END = object()
 
 
 def _thread(target: Callable[[], None], name: str) -> threading.Thread:
@@ -69,3 +73,31 @@ class Worker:
             finally:
                 jobs.task_done()
         jobs.task_done()
+
+
+def run_bounded(items: Iterable[T], work: Callable[[T], R], *, workers: int,
+                stop: Callable[[], bool], done: Callable[[R], None]) -> bool:
+    """Run `work(item)` on up to `workers` threads, handing each result to `done` here.
+
+    `stop()` is asked before each item starts; once it says yes no new item starts (those
+    running finish). Returns True if `stop` cut the run short. Threads pay off because the
+    heavy parts (SHA-256, reads, writes, fsync) release the GIL.
+    """
+    items = iter(items)
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="heedful-seal") as pool:
+        running: set[Future[R]] = set()
+        stopped = exhausted = False
+        while True:
+            while len(running) < max(1, workers) and not (stopped or exhausted):
+                item = next(items, _END)
+                if item is _END:
+                    exhausted = True
+                elif stop():
+                    stopped = True
+                else:
+                    running.add(pool.submit(work, item))  # type: ignore[arg-type]
+            if not running:
+                return stopped
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done(future.result())

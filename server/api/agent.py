@@ -57,9 +57,9 @@ def checkin_route(body: CheckinRequest, request: Request,
     ctx = context(request)
     ip = client_ip(request)
     location = checkin.location_of(ctx.locate(ip))
-    with ctx.db.transaction() as session:
-        device = device_auth.authenticate(session, authorization)
-        outcome = checkin.check_in(session, device, body, ip=ip, location=location,
+    with ctx.db.hot_path() as conn:
+        device = device_auth.authenticate(conn, authorization)
+        outcome = checkin.check_in(conn, device, body, ip=ip, location=location,
                                    policy=ctx.checkin_policy, now=ctx.now())
     ctx.metrics.checkins.inc()
     if outcome.events_received:
@@ -84,7 +84,7 @@ def rules_current(request: Request, authorization: str | None = Header(None),
     """The newest signed rule bundle envelope, with ETag / If-None-Match (304)."""
     ctx = context(request)
     with ctx.db.transaction() as session:
-        device = device_auth.authenticate(session, authorization)
+        device = device_auth.authenticate(session.connection(), authorization)
         if device.rules_version is not None:
             etag = f'"rules-v{device.rules_version}"'
             if _etag_matches(if_none_match, etag):
@@ -102,7 +102,7 @@ def ack(notification_id: uuid.UUID, request: Request, body: AckRequest | None = 
     ctx = context(request)
     response = body.response if body else None
     with ctx.db.transaction() as session:
-        device = device_auth.authenticate(session, authorization)
+        device = device_auth.authenticate(session.connection(), authorization)
         reply = notifications.acknowledge(session, device, str(notification_id),
                                           response=response, now=ctx.now())
     return _json(reply)

@@ -10,11 +10,11 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from server.services.errors import DeviceInvalid
 from server.services.secrets import hash_secret
-from server.storage import devices as device_store
+from server.storage import checkins as checkin_store
 
 INVALID_MESSAGE = "Unknown device, wrong secret or revoked device; enrol again."
 
@@ -41,11 +41,14 @@ def parse_authorization(header: str | None) -> tuple[str, str]:
     return canonical, secret
 
 
-def authenticate(session: Session, header: str | None) -> AuthenticatedDevice:
-    """The device the header proves to be, or DeviceInvalid (unknown, wrong, revoked)."""
+def authenticate(conn: Connection, header: str | None) -> AuthenticatedDevice:
+    """The device the header proves to be, or DeviceInvalid (unknown, wrong, revoked).
+
+    `conn` is a Core connection (from `Database.hot_path()` or `session.connection()`).
+    """
     device_id, secret = parse_authorization(header)
     presented = hash_secret(secret)
-    for row in device_store.credentials_for(session, device_id):
+    for row in checkin_store.credentials(conn, device_id):
         if hmac.compare_digest(presented, row.secret_hash) and not row.device_revoked:
             return AuthenticatedDevice(device_id, row.employee_id, row.rules_version)
     raise DeviceInvalid(INVALID_MESSAGE)

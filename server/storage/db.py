@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -88,6 +88,21 @@ class Database:
         """One transaction: everything inside is committed together, or nothing is."""
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def hot_path(self) -> Iterator[Connection]:
+        """A Core connection for the agent hot path (see storage.checkins).
+
+        PostgreSQL: autocommit — each statement is its own transaction, saving the BEGIN and
+        COMMIT round trips; callers write with single statements. SQLite: one BEGIN IMMEDIATE
+        transaction around everything, committed at the end.
+        """
+        if self.dialect == "postgresql":
+            with self.engine.connect() as conn:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            with self.engine.begin() as conn:
+                yield conn
 
     def dispose(self) -> None:
         """Close every pooled connection."""

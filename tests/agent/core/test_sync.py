@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from rules.model import Bundle
 
 from agent import enrolment
 from agent.errors import DeviceInvalid, ServerError
@@ -21,6 +20,7 @@ from agent.sensors.host import SensorHost
 from agent.settings import Settings
 from agent.store import Store
 from agent.sync import Syncer
+from rules.model import Bundle
 
 
 def make_syncer(tmp_path: Path, port: int) -> Syncer:

@@ -44,7 +44,7 @@ def test_round_trip_at_chunk_boundaries(size: int) -> None:
     data = os.urandom(size)
     blob = seal_bytes(data)
     assert len(blob) == sealed_size(size) == HEADER_LEN + size + TAG_LEN * max(1, -(-size // CHUNK))
-    assert data not in blob or size == 0
+    assert size < 16 or data[:16] not in blob
     assert opened(blob) == data
 
 

@@ -171,7 +171,7 @@ def test_sleep_pass_stops_at_its_deadline(setup) -> None:
             if label == "seal.finished":
                 now[0] += 1.5
 
-    service = make(EachFileTakesASecondAndAHalf(), sleep_budget_seconds=2)
+    service = make(EachFileTakesASecondAndAHalf(), sleep_budget_seconds=2, parallel_files=1)
     service.clock = lambda: now[0]
     finished = service.before_sleep()
     assert finished.interrupted and finished.reason == "sleep"
@@ -200,5 +200,44 @@ def test_return_interrupts_a_running_seal_pass(setup) -> None:
     finally:
         service.stop()
     finished = next(e for e in service.drain_events() if isinstance(e, SealFinished))
-    assert finished.interrupted and finished.sealed_files == 1
+    assert finished.interrupted and finished.sealed_files < 3  # the rest never started
+    assert finished.remaining_files == 3 - finished.sealed_files
     assert listing(root) == sorted(files)
+
+
+def test_a_file_that_stays_busy_while_away_does_not_flood_the_outbox(setup) -> None:
+    root, files, make = setup
+    service = make(busy_retry_seconds=0)
+    service.engine.busy_probe = lambda p: "open in another process" if p.name == "a.txt" else None
+    service.observe(THRESHOLD, False)
+    assert len(service.drain_events()) == 2  # started, finished (1 busy)
+    for second in range(5):
+        (root / "a.txt").write_bytes(b"still being written " * second)
+        service.notes.note(root / "a.txt", True)
+        assert service.observe(THRESHOLD + 5 + second, False) == "seal:idle"  # retried...
+    assert service.drain_events() == []  # ...silently
+    assert service.status().busy_files == 1
+    service.engine.busy_probe = lambda p: None
+    service.observe(THRESHOLD + 20, False)
+    started, finished = service.drain_events()
+    assert (started.name, finished.sealed_files, finished.busy_files) == ("seal_started", 1, 0)
+
+
+def test_the_state_folder_is_never_sealed_even_inside_a_protected_folder(tmp_path) -> None:
+    from agent.seal.folders import ProtectedFolder
+    from agent.seal.setup import build
+
+    root = tmp_path / "exports"
+    state = root / ".heedful-agent"
+    state.mkdir(parents=True)
+    (root / "data.csv").write_bytes(b"a,b\n")
+    os.utime(root / "data.csv", (1, 1))
+    stack = build(state, folders=[ProtectedFolder("/exports", root)], policy=SealPolicy(),
+                  busy_probe=lambda p: None)
+    try:
+        stack.service.start_up(watch=False)
+        assert [p.path.name for p in stack.service.pending.all()] == ["data.csv"]
+        assert stack.service.seal_now().sealed_files == 1
+        assert (state / "seal.db").exists() and (state / "seal-device.key").exists()
+    finally:
+        stack.close()

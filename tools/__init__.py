@@ -1,0 +1,1 @@
+"""Developer and demo tooling (not installed with the package)."""
