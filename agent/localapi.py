@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from agent.errors import NotEnrolled, TransportError
+from agent.local_notifications import NoHandler
 from agent.paths import LOCALAPI_FILE, SECRET_FILE, write_private
 
 log = logging.getLogger("agent.localapi")
@@ -32,6 +33,7 @@ PROXIED = {("GET", re.compile(r"^/v1/me/logins$")): "/me/logins",
            ("GET", re.compile(r"^/v1/me/cases$")): "/me/cases",
            ("POST", re.compile(r"^/v1/me/logins/([A-Za-z0-9-]{1,64})/answer$")):
                "/me/logins/{0}/answer"}
+NUDGE_CHOICE = re.compile(r"^/v1/nudges/([A-Za-z0-9-]{1,64})/choice$")
 
 
 def ensure_secret(home: Path) -> str:
@@ -98,12 +100,12 @@ class LocalApi:
             return 200, agent.status()
         if method == "GET" and path == "/v1/notifications":
             after, wait = int(arg("after", "0")), min(float(arg("wait", "0")), MAX_WAIT)
-            items = (agent.notifications.wait(after=after, timeout=wait) if wait > 0
-                     else agent.notifications.list(after=after))
-            return 200, {"notifications": items}
+            return 200, {"notifications": self.poll(after, wait)}
         match = re.match(r"^/v1/notifications/([A-Za-z0-9-]{1,64})/ack$", path)
         if method == "POST" and match:
             response = body.get("response") if isinstance(body, dict) else None
+            if agent.notifications.local.close(match[1]):  # seen; nothing goes to the server
+                return 200, {"id": match[1], "acked": True, "response": response}
             if not agent.notifications.ack(match[1], response):
                 return 404, _error("not_found", f"no notification {match[1]}")
             agent.checkins.trigger()  # deliver the acknowledgement soon
@@ -115,11 +117,40 @@ class LocalApi:
             return 200, {"entries": [e.as_dict() for e in entries]}
         if method == "POST" and path == "/v1/checkin":
             return 200, agent.checkins.checkin_now(timeout=30.0)
+        match = NUDGE_CHOICE.match(path)
+        if method == "POST" and match:
+            return self.nudge_choice(match[1], body if isinstance(body, dict) else {})
         for (verb, pattern), target in PROXIED.items():
             found = pattern.match(path)
             if method == verb and found:
                 return self.proxy(method, target.format(*found.groups()), body)
         return 404, _error("not_found", f"no local endpoint {method} {path}")
+
+    def poll(self, after: int, wait: float) -> list[dict[str, Any]]:
+        """The tray's (long) poll; while it waits, nudges count as shown in the tray."""
+        notifications = self.agent.notifications
+        notifications.local.poll_started()
+        try:
+            if wait > 0:
+                return notifications.wait(after=after, timeout=wait)
+            return notifications.list(after=after)
+        finally:
+            notifications.local.poll_ended()
+
+    def nudge_choice(self, nudge_id: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """The employee's choice on a nudge, handed to the browsing sensor (stays local
+        unless they chose to send a miscategorisation report)."""
+        choice = body.get("choice")
+        if not isinstance(choice, str):
+            raise ValueError('body must be {"choice": "got_it" | "why" | "miscategorised" | '
+                             '"dismiss", "send_report": false}')
+        try:
+            reply = self.agent.notifications.local.answer("nudge", nudge_id, body)
+        except NoHandler as exc:
+            return 503, _error("unavailable", str(exc))
+        except KeyError as exc:
+            return 404, _error("not_found", str(exc.args[0] if exc.args else exc))
+        return 200, reply
 
     def proxy(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         """Forward to the server with the device credential; errors get a clear shape."""

@@ -7,6 +7,7 @@ Stdlib only (http.client), so the tray stays light. It finds the running agent t
     client.status()["enrolment"]["state"]
     for n in client.notifications(after=0, wait=25): ...   # long poll
     client.ack(n["id"], response="was_me")
+    client.choose_nudge(n["id"], "why")["explanation"]     # a notification of kind "nudge"
 """
 
 from __future__ import annotations
@@ -107,6 +108,14 @@ class LocalClient:
         """The employee saw (or answered) a notification."""
         return self.call("POST", f"/v1/notifications/{notification_id}/ack",
                          {"response": response})
+
+    def choose_nudge(self, nudge_id: str, choice: str, *,
+                     send_report: bool = False) -> dict[str, Any]:
+        """The employee's choice on a nudge (a local notification of kind `nudge`):
+        `got_it`, `why` (the reply carries `explanation`), `miscategorised` (a report goes to
+        the server only with `send_report=True`) or `dismiss`."""
+        return self.call("POST", f"/v1/nudges/{nudge_id}/choice",
+                         {"choice": choice, "send_report": send_report})
 
     def ledger(self, *, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
         """What the agent sent to the server, newest first."""

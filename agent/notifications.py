@@ -6,6 +6,9 @@ employee acknowledges one in the tray (optionally with an answer), the acknowled
 queued here and the uplink delivers it to the server (`POST /notifications/{id}/ack`),
 retrying until the server confirms. Nothing is shown twice, nothing is acknowledged that the
 employee has not seen.
+
+Notifications made on the laptop itself (nudges) share the stream and its sequence numbers but
+live only in memory and never reach the server: see `agent.local_notifications` (`.local`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from agent.local_notifications import LocalNotifications
 from agent.store import Store
 
 
@@ -25,6 +29,7 @@ class Notifications:
     def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
         self.store, self.clock = store, clock
         self._changed = threading.Condition()
+        self.local = LocalNotifications(self._reserve_seq, self._notify, clock=clock)
 
     def receive(self, items: list[dict[str, Any]]) -> int:
         """Store notifications from a check-in reply; returns how many were new."""
@@ -45,14 +50,28 @@ class Notifications:
         with self._changed:
             self._changed.notify_all()
 
+    def _reserve_seq(self) -> int:
+        # AUTOINCREMENT never hands out a number twice, even once its row is deleted: an
+        # insert and a delete in one transaction give a local notification the next seq, so
+        # one cursor orders both kinds and stays valid across restarts, and nothing of the
+        # local notification is written here.
+        with self.store.transaction() as conn:
+            seq = conn.execute("INSERT INTO notifications (id, received_at, payload) "
+                               "VALUES ('local-seq', ?, '{}')", (self.clock(),)).lastrowid
+            conn.execute("DELETE FROM notifications WHERE seq = ?", (seq,))
+        return int(seq)
+
     def list(self, *, after: int = 0, include_acked: bool = False,
              limit: int = 100) -> list[dict[str, Any]]:
-        """Notifications with a sequence number above `after`, oldest first."""
+        """Notifications with a sequence number above `after`, oldest first: the server's
+        (`"local": false`) and the open local ones (`"local": true`)."""
         sql = ("SELECT seq, payload, acked_at, response FROM notifications WHERE seq > ?"
                + ("" if include_acked else " AND acked_at IS NULL") + " ORDER BY seq LIMIT ?")
         rows = self.store.query(sql, (after, limit))
-        return [{**json.loads(p), "seq": s, "acked": a is not None, "response": r}
-                for s, p, a, r in rows]
+        found = [{**json.loads(p), "seq": s, "local": False, "acked": a is not None,
+                  "response": r} for s, p, a, r in rows]
+        found += self.local.items(after)
+        return sorted(found, key=lambda item: item["seq"])[:limit]
 
     def wait(self, *, after: int, timeout: float) -> list[dict[str, Any]]:
         """Long poll: return as soon as there is something after `after`, or [] at timeout."""

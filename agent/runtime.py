@@ -56,6 +56,7 @@ class Agent:
         self.host = SensorHost(default_sensors() if sensors is None else sensors,
                                store=self.store, outbox=self.outbox, platform=platform,
                                settings=s)
+        self.host.notifications = self.notifications  # sensors' local notifications (nudges)
         self.syncer = Syncer(home=self.home, store=self.store, outbox=self.outbox,
                              ledger=self.ledger, notifications=self.notifications,
                              rulebook=self.rulebook, host=self.host, footprint=self.footprint,

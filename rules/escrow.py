@@ -20,6 +20,7 @@ import hashlib
 import json
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -142,7 +143,7 @@ def wrap_key(secret: bytes, recovery_public: bytes, *, key_id: str, device_id: s
     }, sort_keys=True).encode()
 
 
-def describe(blob: bytes) -> dict[str, object]:
+def describe(blob: bytes) -> dict[str, Any]:
     """The blob's public fields (no private key needed); raises EscrowError if malformed."""
     try:
         doc = json.loads(blob)

@@ -15,7 +15,8 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from server.api import admin, admin_rules, agent, errors, ops
+from server.api import admin, admin_nudges, admin_rules, agent, errors, ops
+from server.api.fastpath import CheckinFastPath
 from server.api.middleware import RequestMiddleware
 from server.console import router as console_router
 from server.context import DEFAULT, AppContext, build_context
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None, *, now: Clock | None = None,
         # and close) connections; fewer would leave connections idle.
         to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         yield
-        ctx.db.dispose()
+        ctx.close()
 
     app = FastAPI(title="Heedful server", version="0.1.0", lifespan=lifespan,
                   docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
@@ -46,11 +47,14 @@ def create_app(settings: Settings | None = None, *, now: Clock | None = None,
     errors.install(app)
     for router in (agent.router, admin.router, admin_rules.router, ops.router, console_router):
         app.include_router(router)
+    app.include_router(admin_nudges.router)  # browsing nudges' heed rates (issue 7)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=303)
 
+    # Starlette runs the last added middleware first: RequestMiddleware wraps the fast path.
+    app.add_middleware(CheckinFastPath, ctx=ctx)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes,
                        metrics=ctx.metrics, log_requests=settings.access_log)
     return app

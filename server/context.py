@@ -5,17 +5,19 @@ geolocator to `build_context` (dependency injection, no patching)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from server.metrics import Registry
 from server.services.checkin import CheckinPolicy
 from server.services.client_ip import ClientIpResolver
+from server.services.device_auth import CredentialCache
 from server.services.clock import Clock, utc_now
 from server.services.console_auth import LoginPolicy
 from server.services.signing_keys import SigningKey, load_or_create
 from server.settings import Settings
+from server.storage.async_pool import AsyncPool, conninfo_from_url
 from server.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,14 @@ class AppContext:
     metrics: Registry
     checkin_policy: CheckinPolicy
     login_policy: LoginPolicy
+    agent_pool: AsyncPool | None = None  # PostgreSQL only: asyncio connections for check-ins
+    credential_cache: CredentialCache = field(default_factory=CredentialCache)
+
+    def close(self) -> None:
+        """Release database connections."""
+        if self.agent_pool is not None:
+            self.agent_pool.close()
+        self.db.dispose()
 
     def locate(self, ip: str | None) -> Any:
         """The Place of `ip`, or None when no geolocation database is available."""
@@ -69,6 +79,11 @@ def build_context(settings: Settings, *, now: Clock | None = None,
                               statement_timeout_ms=settings.db_statement_timeout_ms)
     if not settings.database_url:
         settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    agent_pool = None
+    if db.dialect == "postgresql":
+        conninfo = conninfo_from_url(db.url,
+                                     statement_timeout_ms=settings.db_statement_timeout_ms)
+        agent_pool = AsyncPool(conninfo, settings.db_pool_size)
     return AppContext(
         settings=settings,
         db=db,
@@ -80,4 +95,5 @@ def build_context(settings: Settings, *, now: Clock | None = None,
         checkin_policy=CheckinPolicy(settings.checkin_interval, settings.max_batch_size),
         login_policy=LoginPolicy(settings.login_max_failures, settings.login_window,
                                  settings.session_lifetime),
+        agent_pool=agent_pool,
     )

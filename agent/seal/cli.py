@@ -67,12 +67,16 @@ def _run(home: str | None, action: str) -> dict[str, Any]:
     return {**event.as_dict(), "errors": errors}
 
 
+def _files(n: int) -> str:
+    return f"{n} file" + ("" if n == 1 else "s")
+
+
 @click.command("seal-now")
 @home_option
 def seal_now(home: str | None) -> None:
     """Seal every pending file in the protected folders now."""
     done = _run(home, "seal")
-    click.echo(f"sealed {done['sealed_files']} files ({done['sealed_bytes']} bytes) in "
+    click.echo(f"sealed {_files(done['sealed_files'])} ({done['sealed_bytes']} bytes) in "
                f"{done['duration_seconds']} s; {done['busy_files']} busy, "
                f"{done['failed_files']} failed, {done['remaining_files']} still pending")
     for error in done["errors"]:
@@ -84,7 +88,7 @@ def seal_now(home: str | None) -> None:
 def unseal_now(home: str | None) -> None:
     """Unseal every file this agent sealed."""
     done = _run(home, "unseal")
-    click.echo(f"unsealed {done['unsealed_files']} files ({done['unsealed_bytes']} bytes) in "
+    click.echo(f"unsealed {_files(done['unsealed_files'])} ({done['unsealed_bytes']} bytes) in "
                f"{done['duration_seconds']} s; {done['failed_files']} failed")
     for error in done["errors"]:
         click.echo(f"  {error['folder']}: {error['kind']}: {error['message']}", err=True)
@@ -97,7 +101,7 @@ def _running_state(home: Path) -> str:
         sensors = LocalClient(home, timeout=3.0).status().get("sensors") or []
     except (LocalApiError, OSError, ValueError):
         return "agent not running"
-    seal = next((s for s in sensors if s.get("name") == "seal"), {})
+    seal: dict[str, Any] = next((s for s in sensors if s.get("name") == "seal"), {})
     return (seal.get("seal") or {}).get("state") or seal.get("state") or "unknown"
 
 
@@ -107,11 +111,13 @@ def _running_state(home: Path) -> str:
 def seal_status(as_json: bool, home: str | None) -> None:
     """Pending, busy and sealed files, the last seal, and where the device key lives."""
     from agent.seal.db import SealDB
+    from agent.seal.folders import excluding
     from agent.seal.journal import Journal
     from agent.seal.keys import KeyStoreError, load_device_key
     from agent.seal.pending import PendingJournal
     from agent.seal.setup import SEAL_DB
     from agent.seal.status import build_status
+    from agent.seal.watcher import scan
 
     state = resolve_home(home)
     folders, policy = _folders_and_policy(state)
@@ -119,10 +125,13 @@ def seal_status(as_json: bool, home: str | None) -> None:
         key_status = load_device_key(state, create=False).status()
     except KeyStoreError as exc:
         key_status = {"store": f"no key yet ({exc})", "weaker": False, "key_id": ""}
-    db = SealDB(state / SEAL_DB)
+    db, running = SealDB(state / SEAL_DB), _running_state(state)
     try:
-        status = build_status(Journal(db), PendingJournal(db), folders, policy,
-                              key_status=key_status, state=_running_state(state))
+        journal, pending = Journal(db), PendingJournal(db)
+        if running == "agent not running":  # nobody keeps the journal current: look now
+            scan(excluding(folders, state), pending, journal)
+        status = build_status(journal, pending, folders, policy, key_status=key_status,
+                              state=running)
     finally:
         db.close()
     if as_json:

@@ -9,7 +9,8 @@ the number of steps it took when it finishes.
 start-up each time: it reads one JSON object per line on stdin
 (`{"dir", "db", "key", "fault_step", "kill_after", "mode"}`), forks a child per trial (the
 child is the sealing process that gets killed), and answers one JSON line per trial:
-`{"signal": 9 or null, "exit": code, "steps": n}` (`steps` only when the child finished).
+`{"signal": 9 or null, "exit": code, "steps": n, "seconds": t}` (`steps` and `seconds`, how
+long the child worked, only when it finished).
 `mode` is "cycle" (recover, then seal/unseal) or "recover" (recovery only).
 """
 
@@ -98,12 +99,12 @@ def run(folder: Path, db_path: Path, key: bytes, fault_step: int | None, mode: s
 def _trial(request: dict) -> dict:
     pid = os.fork()
     if pid == 0:  # the child: the sealing process under test
-        code = 0
+        code, began = 0, time.perf_counter()
         try:
             steps = run(Path(request["dir"]), Path(request["db"]), bytes.fromhex(request["key"]),
                         request.get("fault_step"), request.get("mode", "cycle"))
             tmp = Path(request["db"] + ".steps.tmp")  # atomic: the parent may kill us here
-            tmp.write_text(str(steps))
+            tmp.write_text(f"{steps} {time.perf_counter() - began}")
             os.replace(tmp, request["db"] + ".steps")
         except BaseException:  # noqa: BLE001 - report any crash as an exit code
             code = 3
@@ -115,11 +116,13 @@ def _trial(request: dict) -> dict:
             os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     steps_file = Path(request["db"] + ".steps")
-    steps = int(steps_file.read_text()) if steps_file.exists() else None
+    count, seconds = steps_file.read_text().split() if steps_file.exists() else ("", "")
     steps_file.unlink(missing_ok=True)
     Path(request["db"] + ".steps.tmp").unlink(missing_ok=True)
     return {"signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
-            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None, "steps": steps}
+            "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "steps": int(count) if count else None,
+            "seconds": float(seconds) if seconds else None}
 
 
 def main(argv: list[str] | None = None) -> int:

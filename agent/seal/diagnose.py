@@ -8,8 +8,6 @@ chunk 0, whether any later chunk authenticates under this header at all. The sea
 
 from __future__ import annotations
 
-from typing import BinaryIO
-
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -19,7 +17,7 @@ from agent.seal.errors import (
     HeaderMismatchError,
     SealIntegrityError,
 )
-from agent.seal.format import SealHeader, chunk_nonce, read_exact
+from agent.seal.format import SealHeader, Source, chunk_nonce, read_exact
 
 WINDOW = 4096
 
@@ -42,7 +40,7 @@ def authentic_position(aead: AESGCM, ad: bytes, header: SealHeader, ct: bytes,
     return None
 
 
-def _next_chunk_authentic(aead: AESGCM, ad: bytes, header: SealHeader, src: BinaryIO) -> bool:
+def _next_chunk_authentic(aead: AESGCM, ad: bytes, header: SealHeader, src: Source) -> bool:
     if header.chunks < 2:
         return False
     ct = read_exact(src, header.chunk_length(1))
@@ -53,7 +51,7 @@ def _next_chunk_authentic(aead: AESGCM, ad: bytes, header: SealHeader, src: Bina
 
 
 def chunk_failure(aead: AESGCM, ad: bytes, header: SealHeader, index: int, ct: bytes,
-                  src: BinaryIO) -> SealIntegrityError:
+                  src: Source) -> SealIntegrityError:
     """The error to raise for chunk `index` (bytes `ct`) failing; may read ahead in `src`."""
     n = header.chunks
     moved_from = authentic_position(aead, ad, header, ct, index)

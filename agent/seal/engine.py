@@ -153,7 +153,7 @@ class SealEngine:
         op = self.journal.mark_verified(op, digest=result.digest, plain_size=st.st_size,
                                         sealed_size=result.sealed_bytes, tmp_ino=tmp_ino)
         self.ops.barrier("seal.verified")
-        self.ops.rename(op.tmp, op.dst)
+        op = self._place(op, names.sealed_target)
         self.ops.barrier("seal.renamed")
         self.ops.fsync_dir(op.dst.parent)
         self.ops.barrier("seal.placed")
@@ -190,7 +190,7 @@ class SealEngine:
             return Outcome(SKIPPED, sealed, reason="not a regular file")
         try:
             dst = names.plain_target(original)
-            tmp = names.unseal_temp_for(dst)
+            tmp = names.unseal_temp_for(sealed, dst.parent)
             self._clear_temp(tmp)
             op = self.journal.begin("unseal", src=sealed, dst=dst, tmp=tmp,
                                     identity=Identity.of(st), original=original)
@@ -217,7 +217,7 @@ class SealEngine:
         op = self.journal.mark_verified(op, digest=result.digest, plain_size=result.header.size,
                                         sealed_size=result.sealed_bytes, tmp_ino=tmp_ino)
         self.ops.barrier("unseal.verified")
-        self.ops.rename(op.tmp, op.dst)
+        op = self._place(op, lambda _: names.plain_target(op.original or op.dst))
         self.ops.barrier("unseal.renamed")
         self.ops.fsync_dir(op.dst.parent)
         self.ops.barrier("unseal.placed")
@@ -228,6 +228,17 @@ class SealEngine:
         self.journal.finish_unseal(op, mtime_ns=result.header.mtime_ns)
         self.ops.barrier("unseal.finished")
         return op
+
+    def _place(self, op: Op, free_name: Callable[[Path], Path], tries: int = 5) -> Op:
+        """Rename the verified temporary file to its destination; if another file took that
+        name meanwhile (e.g. a parallel unseal of a second version), to the next free one."""
+        for _ in range(tries):
+            try:
+                self.ops.rename(op.tmp, op.dst)
+                return op
+            except FileExistsError:
+                op = self.journal.move_dst(op, free_name(op.src))
+        raise FileExistsError(errno.EEXIST, "no free name for the file", str(op.dst))
 
     # -- failures and recovery ---------------------------------------------------------------
     def _clear_temp(self, tmp: Path) -> None:

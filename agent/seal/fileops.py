@@ -7,9 +7,9 @@ the points between two durable steps so such a subclass can count them too.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
-from typing import BinaryIO
 
 from agent.platform import files as platform_files
 
@@ -51,10 +51,9 @@ class Writer:
 class FileOps:
     """The real file system. Subclass and override a method to inject a fault there."""
 
-    def open_read(self, path: Path) -> BinaryIO:
+    def open_read(self, path: Path) -> io.FileIO:
         """Open an existing file for unbuffered binary reading (never follows a symlink)."""
-        fd = os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW)
-        return os.fdopen(fd, "rb", buffering=0)
+        return io.FileIO(os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW), "rb")
 
     def create(self, path: Path, mode: int = 0o600) -> Writer:
         """Create a new file exclusively (FileExistsError if it exists), owner-only."""

@@ -17,7 +17,7 @@ import os
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -54,6 +54,14 @@ class Writer(Protocol):
     """Where plaintext or ciphertext goes: anything with `write(bytes)`."""
 
     def write(self, data: bytes, /) -> object: ...
+
+
+class Source(Protocol):
+    """Where bytes come from: an unbuffered or buffered binary file."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 KeyLookup = bytes | Mapping[bytes, bytes]
@@ -155,7 +163,7 @@ def _field_problem(header_len: int, chunk_size: int, size: int, reserved: bytes)
     return ""
 
 
-def read_exact(src: BinaryIO, n: int) -> bytes:
+def read_exact(src: Source, n: int) -> bytes:
     """Read `n` bytes, fewer only at end of file (short reads from pipes are retried)."""
     parts, got = [], 0
     while got < n:
@@ -167,7 +175,7 @@ def read_exact(src: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
-def _readinto_exact(src: BinaryIO, view: memoryview) -> int:
+def _readinto_exact(src: Source, view: memoryview) -> int:
     got = 0
     while got < len(view):
         n = src.readinto(view[got:])
@@ -186,7 +194,7 @@ class SealResult:
     sealed_bytes: int
 
 
-def seal_stream(src: BinaryIO, dst: Writer, device_key: bytes, *, size: int,
+def seal_stream(src: Source, dst: Writer, device_key: bytes, *, size: int,
                 mtime_ns: int = 0, mode: int = 0o600, chunk_size: int = DEFAULT_CHUNK_SIZE,
                 salt: bytes | None = None) -> SealResult:
     """Encrypt exactly `size` bytes from `src` into `dst`, one chunk in memory at a time.
@@ -229,7 +237,7 @@ def _select_key(header: SealHeader, keys: KeyLookup) -> bytes:
     return key
 
 
-def open_header(src: BinaryIO, keys: KeyLookup) -> tuple[SealHeader, bytes, bytes]:
+def open_header(src: Source, keys: KeyLookup) -> tuple[SealHeader, bytes, bytes]:
     """Read and authenticate the header: (header, raw 120 bytes, payload key)."""
     raw = read_exact(src, HEADER_LEN)
     header = parse_header(raw)
@@ -240,7 +248,7 @@ def open_header(src: BinaryIO, keys: KeyLookup) -> tuple[SealHeader, bytes, byte
     return header, raw, payload_key
 
 
-def open_stream(src: BinaryIO, keys: KeyLookup, dst: Writer | None = None) -> SealResult:
+def open_stream(src: Source, keys: KeyLookup, dst: Writer | None = None) -> SealResult:
     """Authenticate and decrypt a sealed stream into `dst` (or only verify it when None).
 
     Raises a SealError subclass naming what is wrong. On error `dst` may already hold the

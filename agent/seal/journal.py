@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from agent.seal.db import SealDB, to_blob, to_path
+from agent.seal.db import SealDB, to_blob, to_optional_path, to_path
 
 STARTED, VERIFIED = "started", "verified"
 _OP_COLUMNS = ("id, kind, state, src, dst, tmp, original, src_ino, src_size, src_mtime_ns, "
@@ -72,7 +72,8 @@ def _op_from_row(row: tuple) -> Op:
     (op_id, kind, state, src, dst, tmp, original, ino, size, mtime_ns, ctime_ns, tmp_ino, digest,
      plain_size, sealed_size, session) = row
     identity = Identity(ino, size, mtime_ns, ctime_ns) if ino is not None else None
-    return Op(op_id, kind, state, to_path(src), to_path(dst), to_path(tmp), to_path(original),
+    return Op(op_id, kind, state, to_path(src), to_path(dst), to_path(tmp),
+              to_optional_path(original),
               identity, tmp_ino, digest, plain_size or 0, sealed_size or 0, session)
 
 
@@ -93,7 +94,7 @@ class Journal:
                 (kind, STARTED, to_blob(src), to_blob(dst), to_blob(tmp),
                  to_blob(original) if original else None, identity.ino, identity.size,
                  identity.mtime_ns, identity.ctime_ns, session, self.clock()))
-        return Op(cur.lastrowid, kind, STARTED, src, dst, tmp, original, identity,
+        return Op(int(cur.lastrowid or 0), kind, STARTED, src, dst, tmp, original, identity,
                   session=session)
 
     def mark_verified(self, op: Op, *, digest: bytes, plain_size: int, sealed_size: int,

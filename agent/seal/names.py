@@ -4,7 +4,8 @@
 `report (2).pdf.heedful`, `report (3).pdf.heedful`, ... Unsealing restores the original name
 (from the journal, else the name without `.heedful`), or `report (2).pdf` if it is taken.
 Work in progress uses hidden temporary names derived from the file's own name:
-`.report.pdf.heedful-seal.tmp` and `.report.pdf.heedful-unseal.tmp`; the watcher ignores them.
+`.report.pdf.heedful-seal.tmp` (from `report.pdf`) and `.report.pdf.heedful-unseal.tmp` (from
+`report.pdf.heedful`); the watcher ignores them.
 """
 
 from __future__ import annotations
@@ -57,9 +58,13 @@ def seal_temp_for(path: Path) -> Path:
     return path.with_name(f".{path.name}{SEAL_TEMP_SUFFIX}")
 
 
-def unseal_temp_for(target: Path) -> Path:
-    """The hidden temporary file that receives the plaintext restored to `target`."""
-    return target.with_name(f".{target.name}{UNSEAL_TEMP_SUFFIX}")
+def unseal_temp_for(sealed: Path, folder: Path) -> Path:
+    """The hidden temporary file in `folder` that receives the plaintext of `sealed`.
+
+    Named after the sealed file (unique), not after the target name two sealed versions of
+    one original could both want.
+    """
+    return folder / f".{sealed.name.removesuffix(SEALED_SUFFIX)}{UNSEAL_TEMP_SUFFIX}"
 
 
 def original_name(sealed: Path) -> Path:

@@ -25,4 +25,4 @@ class SealPolicy:
         values = {name: getattr(seal, name) for name in cls.__dataclass_fields__
                   if hasattr(seal, name)}
         values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)

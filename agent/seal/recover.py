@@ -53,7 +53,7 @@ def recover_one(sealed: Path, device_key: bytes, *, output: Path | None = None,
         target = names.plain_target(folder / name)
     except OSError as exc:
         return Recovered(sealed, error_kind=error_kind(exc), error=message(exc))
-    tmp = names.unseal_temp_for(target)
+    tmp = names.unseal_temp_for(sealed, folder)
     try:
         _decrypt(sealed, tmp, device_key, ops)
         rename_noreplace(tmp, target)

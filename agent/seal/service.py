@@ -21,12 +21,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from agent.platform.files import ProcessLock
 from agent.seal import engine as eng
 from agent.seal.errors import SealBusyError
 from agent.seal.events import SealEvent, SealFinished, UnsealFinished
-from agent.seal.folders import ProtectedFolder
+from agent.seal.folders import ProtectedFolder, excluding
 from agent.seal.passes import Passes
 from agent.seal.pending import Notes, PendingJournal, apply_notes
 from agent.seal.policy import SealPolicy
@@ -36,6 +37,7 @@ from agent.seal.watcher import FolderWatcher, ScanResult, scan
 from agent.seal.worker import Spawn, Worker
 
 log = logging.getLogger(__name__)
+AWAY_SESSION = "away_session"
 
 
 class SealService(Passes):
@@ -46,8 +48,9 @@ class SealService(Passes):
                  key_status: dict[str, object] | None = None,
                  clock: Callable[[], float] = time.time,
                  emit: Callable[[SealEvent], None] | None = None,
-                 process_lock: ProcessLock | None = None, lock_timeout: float = 600.0) -> None:
-        self.engine, self.pending = engine, pending
+                 process_lock: ProcessLock | None = None, lock_timeout: float = 600.0,
+                 exclude: tuple[Path, ...] = ()) -> None:
+        self.engine, self.pending, self.exclude = engine, pending, exclude
         self.reporter = Reporter(emit)
         self._configure(folders, policy or SealPolicy())
         self.key_status = key_status or {}
@@ -89,10 +92,20 @@ class SealService(Passes):
             self._watcher.refresh(f.path for f in self.folders)
         with self.exclusive():
             self.engine.recover()
-            return scan(self.folders, self.pending, self.engine.journal)
+            result = scan(self.folders, self.pending, self.engine.journal)
+        left_away = self.engine.journal.db.get_meta(AWAY_SESSION)
+        if left_away:  # the agent stopped while away; starting again means someone logged in
+            self._mark_away("")
+            if self.policy.unseal_on_return:
+                self.unseal_pass("restart", left_away)
+        return result
+
+    def _mark_away(self, session: str) -> None:
+        """Remember the open away period across restarts ("" when back)."""
+        self.engine.journal.db.set_meta(AWAY_SESSION, session)
 
     def _configure(self, folders: list[ProtectedFolder], policy: SealPolicy) -> None:
-        self.folders, self.policy = list(folders), policy
+        self.folders, self.policy = excluding(folders, *self.exclude), policy
         self.reporter.folders, self.reporter.report_paths = self.folders, policy.report_paths
 
     def set_folders(self, folders: list[ProtectedFolder],
@@ -107,7 +120,9 @@ class SealService(Passes):
         """Start watching protected folders that appeared since (and scan them)."""
         if self._watcher is not None:
             added = self._watcher.refresh(f.path for f in self.folders)
-            scan([f for f in self.folders if f.path in added], self.pending, self.engine.journal)
+            if added:
+                scan([f for f in self.folders if f.path in added], self.pending,
+                     self.engine.journal, complete=False)
 
     def apply_notes(self) -> int:
         """Write what the watcher saw into the pending journal."""
@@ -163,6 +178,7 @@ class SealService(Passes):
             return None
         self.away, self.away_reason = True, reason
         self.session = session = f"{reason}-{uuid.uuid4().hex[:12]}"
+        self._mark_away(session)
         self.worker.submit(lambda: self.seal_pass(reason, session))
         return "seal:" + reason
 
@@ -171,6 +187,7 @@ class SealService(Passes):
         if not self.away:
             return None
         self.away, session = False, self.session
+        self._mark_away("")
         if not self.policy.unseal_on_return:
             return "return:kept_sealed"
         self.worker.submit(lambda: self.unseal_pass("return", session))
@@ -198,6 +215,7 @@ class SealService(Passes):
         if not self.away:
             self.away, self.away_reason = True, "sleep"
             self.session = f"sleep-{uuid.uuid4().hex[:12]}"
+            self._mark_away(self.session)
         try:
             return self.seal_pass("sleep", self.session, deadline=deadline, lock_timeout=budget)
         except SealBusyError:

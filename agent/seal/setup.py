@@ -17,7 +17,7 @@ from agent.platform.files import ProcessLock
 from agent.seal.db import SealDB
 from agent.seal.engine import SealEngine
 from agent.seal.events import SealEvent
-from agent.seal.folders import ProtectedFolder, excluding, resolve_protected_folders
+from agent.seal.folders import ProtectedFolder, resolve_protected_folders
 from agent.seal.journal import Journal
 from agent.seal.keys import DeviceKey, load_device_key
 from agent.seal.pending import PendingJournal
@@ -64,12 +64,12 @@ def build(home: Path, *, folders: list[ProtectedFolder], policy: SealPolicy,
           **engine_options: Any) -> SealStack:
     """The seal stack of the state folder `home` (the device key is made on first use)."""
     home = Path(home)
-    folders = excluding(folders, home)  # the journal must never seal itself
     device_key = device_key or load_device_key(home, backend=backend)
     db = SealDB(home / SEAL_DB)
     engine = SealEngine(Journal(db, clock), device_key.key, open_keys=device_key.open_keys(),
                         clock=clock, **engine_options)
     service = SealService(engine, PendingJournal(db, clock), folders, policy=policy,
                           key_status=device_key.status(), clock=clock, emit=emit,
-                          process_lock=ProcessLock(home / SEAL_LOCK), lock_timeout=lock_timeout)
+                          process_lock=ProcessLock(home / SEAL_LOCK), lock_timeout=lock_timeout,
+                          exclude=(home,))  # the journal must never seal itself
     return SealStack(db, engine, service, device_key)

@@ -54,10 +54,10 @@ class SealStatus:
         last = rfc3339(self.last_seal_at) if self.last_seal_at else "never"
         lines = [
             f"state:         {self.state}" + (f" ({self.away_reason})" if self.away_reason else ""),
-            f"pending:       {self.pending_files} files, {_size(self.pending_bytes)}",
-            f"busy/exposed:  {self.busy_files} files, {_size(self.busy_bytes)}",
-            f"failed:        {self.failed_files} files",
-            f"sealed:        {self.sealed_files} files, {_size(self.sealed_bytes)}",
+            f"pending:       {_files(self.pending_files)}, {_size(self.pending_bytes)}",
+            f"busy/exposed:  {_files(self.busy_files)}, {_size(self.busy_bytes)}",
+            f"failed:        {_files(self.failed_files)}",
+            f"sealed:        {_files(self.sealed_files)}, {_size(self.sealed_bytes)}",
             f"last seal:     {last}" + (f" ({self.last_seal_reason})"
                                         if self.last_seal_reason else ""),
             f"key store:     {self.key_store}" + (f" [key id {self.key_id}]"
@@ -71,12 +71,17 @@ class SealStatus:
         return lines
 
 
+def _files(n: int) -> str:
+    return f"{n} file" + ("" if n == 1 else "s")
+
+
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def _float_meta(journal: Journal, key: str) -> float | None:

@@ -95,14 +95,18 @@ class ScanResult:
 
 
 def scan(folders: Iterable[ProtectedFolder | Path], pending: PendingJournal,
-         journal: Journal) -> ScanResult:
-    """Reconcile the pending journal and the sealed registry with what is on disk."""
-    folders = [f if isinstance(f, ProtectedFolder) else ProtectedFolder(str(f), Path(f))
-               for f in folders]
+         journal: Journal, *, complete: bool = True) -> ScanResult:
+    """Reconcile the pending journal and the sealed registry with what is on disk.
+
+    `complete`: `folders` is the whole protected list, so pending entries outside all of them
+    (a folder the rules dropped) are forgotten too; otherwise only entries inside are checked.
+    """
+    protected = [f if isinstance(f, ProtectedFolder) else ProtectedFolder(str(f), Path(f))
+                 for f in folders]
     known = {p.path: p for p in pending.all()}
     registered = {f.path for f in journal.sealed_files()}
     result, seen, changes = ScanResult(), set(), []
-    for folder in (f for f in folders if f.path.is_dir()):
+    for folder in (f for f in protected if f.path.is_dir()):
         for path in walk_files(folder.path):
             if not folder.contains(path):
                 continue
@@ -117,7 +121,8 @@ def scan(folders: Iterable[ProtectedFolder | Path], pending: PendingJournal,
                 if entry is None or (entry.size, entry.mtime_ns) != (st.st_size, st.st_mtime_ns):
                     changes.append((path, st, False))
     result.recorded = pending.record(changes) if changes else 0
-    gone = [p for p in known if p not in seen]
+    gone = [p for p in known if p not in seen
+            and (complete or any(f.contains(p) for f in protected))]
     pending.forget(gone)
     result.forgotten = len(gone)
     for path in registered:

@@ -12,7 +12,8 @@ from typing import TypeVar
 
 log = logging.getLogger(__name__)
 Spawn = Callable[[Callable[[], None], str], threading.Thread]
-T, R = TypeVar("T"), TypeVar("R")
+T = TypeVar("T")
+R = TypeVar("R")
 _END = object()
 
 

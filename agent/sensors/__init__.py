@@ -14,7 +14,12 @@ The shape follows mitmproxy's addons. A sensor is a subclass of `Sensor` that
    `tick_seconds` (a tick may return the delay until the next one);
 5. **emits**: `ctx.emit(Event(...))` queues an event for the server in the durable outbox,
    `ctx.publish(name, **data)` broadcasts a signal to the other sensors, `ctx.set_state(key,
-   value)` puts a value in the check-in state and `status` (e.g. `seal` counters).
+   value)` puts a value in the check-in state and `status` (e.g. `seal` counters);
+   `ctx.notify(item)` shows a local notification in the tray (never sent to the server) and
+   `ctx.answer_choices(kind, handler)` receives the tray's choices on them.
+
+A sensor keeps its own files in `ctx.state_dir` (the agent's private state folder);
+`ctx.home_country()` is the employee's home country from the enrolment.
 
 Each sensor runs in its own thread and receives its signals in order. A sensor that raises
 (in any method, or from a thread started with `ctx.spawn`) is logged, stopped and restarted
@@ -32,6 +37,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from agent.events import Event, Signal
@@ -97,6 +103,36 @@ class SensorContext:
     def location(self) -> dict[str, Any]:
         """Where the server last saw the laptop (`country_code`, `city`, ...), or {}."""
         return dict(self._host.location or {})
+
+    @property
+    def state_dir(self) -> Path:
+        """The agent's private state folder (0700), where a sensor may keep its own files."""
+        return Path(self._host.store.home)
+
+    def home_country(self) -> str | None:
+        """The employee's home country (ISO alpha-2) from the enrolment, or None."""
+        from agent import enrolment
+
+        found = enrolment.load(self._host.store)
+        return (found.employee.get("home_country") or None) if found else None
+
+    def notify(self, item: dict[str, Any], *, keep_seconds: float = 3600.0) -> bool:
+        """Show `item` (`id`, `kind`, `title`, `body`, `data`) in the tray for up to
+        `keep_seconds`; it never leaves the laptop. True when a tray is listening; False
+        when the agent runs headless (then the log is the only place it shows)."""
+        local = getattr(self._host.notifications, "local", None)
+        if local is None:  # a host without the runtime's notification stream
+            return False
+        local.post(item, keep_seconds=keep_seconds)
+        return local.tray_connected()
+
+    def answer_choices(self, kind: str, handler: Callable[[str, dict[str, Any]],
+                                                          dict[str, Any]]) -> None:
+        """Receive the tray's choices on local notifications of `kind`: `handler(id, body)`
+        returns the reply (`"open": True` keeps the notification on the stream)."""
+        local = getattr(self._host.notifications, "local", None)
+        if local is not None:
+            local.handle(kind, handler)
 
     def spawn(self, target: Callable[[], None], name: str = "") -> threading.Thread:
         """Run `target` in a daemon thread; an exception there counts as this sensor's crash."""

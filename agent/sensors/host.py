@@ -54,6 +54,7 @@ class SensorHost:
         self.live: dict[str, Any] = {}
         self.listeners: list[Callable[[Signal], None]] = []
         self.on_emitted: Callable[[int], None] | None = None  # set by the runtime
+        self.notifications: Any = None  # set by the runtime: the tray's stream (ctx.notify)
         self._stopping = threading.Event()
         self._slots = {s.name: _Slot(s, SensorContext(name=s.name, host=self, platform=platform,
                                                        settings=settings, clock=clock))

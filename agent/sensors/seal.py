@@ -60,7 +60,7 @@ class SealSensor(Sensor):
                  **engine_options: Any) -> None:
         self.home, self.user_home, self.engine_options = home, user_home, engine_options
         self.values: dict[str, Any] = {}
-        self.ctx: SensorContext | None = None
+        self.ctx: Any = None  # the SensorContext once started
         self.stack: Any = None
         self._last_refresh = 0.0
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from server.api.deps import client_ip, context
+from server.api.errors import parse_body
+from server.context import AppContext
 from server.services import checkin, device_auth, enrollment, notifications, publishing
 from server.services.errors import ServiceError
 from server.services.protocol import (
@@ -26,10 +30,14 @@ ERRORS = {401: {"description": "device_invalid"}, 413: {"description": "body_too
           422: {"description": "validation_failed"}, 503: {"description": "database_unavailable"}}
 
 
+def json_bytes(body: object) -> bytes:
+    """Compact UTF-8 JSON (serialised directly: no response-model validation on hot paths)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    # Serialised directly: no response-model validation on the hot path.
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(data, status_code=status, media_type="application/json", headers=headers)
+    return Response(json_bytes(body), status_code=status, media_type="application/json",
+                    headers=headers)
 
 
 @router.post("/enroll", status_code=201, response_model=EnrollReply,
@@ -50,24 +58,63 @@ def enroll(body: EnrollRequest, request: Request) -> Response:
     return _json(reply, 201)
 
 
-@router.post("/checkin", response_model=CheckinReply, responses=ERRORS)
-def checkin_route(body: CheckinRequest, request: Request,
-                  authorization: str | None = Header(None)) -> Response:
-    """Report state and events; receive rules version, location and notifications."""
-    ctx = context(request)
-    ip = client_ip(request)
+CHECKIN_BODY = {"required": True, "content": {"application/json": {
+    "schema": CheckinRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}
+
+
+CHECKIN_BODY = {"required": True, "content": {"application/json": {
+    "schema": CheckinRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}
+
+
+@router.post("/checkin", response_model=CheckinReply, responses=ERRORS,
+             openapi_extra={"requestBody": CHECKIN_BODY})
+async def checkin_route(request: Request) -> Response:
+    """Report state and events; receive rules version, location and notifications.
+
+    In a running app `server.api.fastpath` answers this path before FastAPI routing (it is
+    the hottest path); this route documents it and serves when the fast path is not installed.
+    Both run `run_checkin`.
+    """
+    peer = request.client.host if request.client else None
+    outcome = await run_checkin(context(request), await request.body(),
+                                request.headers.get("authorization"), peer,
+                                request.headers.get("x-forwarded-for"))
+    return _json(outcome.reply)
+
+
+async def run_checkin(ctx: AppContext, raw: bytes, authorization: str | None, peer: str | None,
+                      forwarded_for: str | None) -> checkin.CheckinOutcome:
+    """Validate, authenticate and record one check-in; raises the usual API errors."""
+    body = parse_body(CheckinRequest, raw)
+    ip = ctx.ip_resolver.resolve(peer, forwarded_for)
     location = checkin.location_of(ctx.locate(ip))
-    with ctx.db.hot_path() as conn:
-        device = device_auth.authenticate(conn, authorization)
-        outcome = checkin.check_in(conn, device, body, ip=ip, location=location,
-                                   policy=ctx.checkin_policy, now=ctx.now())
+    if ctx.agent_pool is not None:  # PostgreSQL: on the event loop, no thread hand-off
+        async with ctx.agent_pool.connection() as conn:
+            device = await device_auth.authenticate_async(conn, authorization,
+                                                          ctx.credential_cache)
+            outcome = await checkin.check_in_async(conn, device, body, ip=ip,
+                                                   location=location, now=ctx.now(),
+                                                   policy=ctx.checkin_policy,
+                                                   cache=ctx.credential_cache)
+    else:
+        outcome = await run_in_threadpool(_checkin_sync, ctx, body, authorization, ip,
+                                          location)
     ctx.metrics.checkins.inc()
     if outcome.events_received:
         ctx.metrics.events.inc("stored", amount=outcome.events_stored)
         ctx.metrics.events.inc("duplicate",
                                amount=len(outcome.reply["accepted_event_ids"])
                                - outcome.events_stored)
-    return _json(outcome.reply)
+    return outcome
+
+
+def _checkin_sync(ctx: AppContext, body: CheckinRequest, authorization: str | None,
+                  ip: str | None, location: dict[str, Any]) -> checkin.CheckinOutcome:
+    with ctx.db.hot_path() as conn:
+        device = device_auth.authenticate(conn, authorization, ctx.credential_cache)
+        return checkin.check_in(conn, device, body, ip=ip, location=location,
+                                policy=ctx.checkin_policy, now=ctx.now(),
+                                cache=ctx.credential_cache)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

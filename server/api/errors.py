@@ -5,11 +5,15 @@ database failures to those replies (docs/protocol.md, "Errors")."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -29,6 +33,7 @@ STATUS = {
 HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
 RETRY_AFTER_SECONDS = "5"
+M = TypeVar("M", bound=BaseModel)
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -36,6 +41,15 @@ class BodyTooLarge(StarletteHTTPException):
 
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"Request body is larger than the limit of {limit} bytes.")
+
+
+def parse_body(model: type[M], raw: bytes) -> M:
+    """Validate a JSON body with `model`; errors become the usual 400/422 replies."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = [dict(e, loc=("body", *e["loc"])) for e in exc.errors()]
+        raise RequestValidationError(errors) from None
 
 
 def request_id(request: Request) -> str:
@@ -62,23 +76,70 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return out or "body"
 
 
+@dataclass(frozen=True)
+class ErrorReply:
+    """An error reply before it is bound to a request: status, code, message, extras."""
+
+    status: int
+    code: str
+    message: str
+    fields: list[dict[str, str]] | None = None
+    headers: dict[str, str] | None = None
+
+    def body(self, rid: str) -> dict[str, Any]:
+        """The JSON body for request id `rid`."""
+        out: dict[str, Any] = {"error": self.code, "message": self.message, "request_id": rid}
+        if self.fields is not None:
+            out["fields"] = self.fields
+        return out
+
+
+def service_error_reply(exc: ServiceError) -> ErrorReply:
+    """The reply for a deliberate service error."""
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return ErrorReply(STATUS.get(exc.code, 400), exc.code, exc.message, exc.fields, headers)
+
+
+def validation_reply(errors: Sequence[Any]) -> ErrorReply:
+    """400 malformed_json, or 422 validation_failed naming each field path."""
+    if any(e.get("type") == "json_invalid" for e in errors):
+        detail = "; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in errors)
+        return ErrorReply(400, "malformed_json", f"The request body is not valid JSON: {detail}")
+    fields = [{"path": field_path(tuple(e["loc"])), "reason": e["msg"]} for e in errors]
+    message = "; ".join(f"{f['path']}: {f['reason']}" for f in fields)
+    return ErrorReply(422, "validation_failed", message, fields)
+
+
+def database_reply(exc: Exception, rid: str) -> ErrorReply:
+    """503 when the database is unreachable (logged), else 500."""
+    if not is_unavailable(exc):
+        return unexpected_reply(exc, rid)
+    log.error("database unavailable: %s", type(exc).__name__,
+              extra={"request_id": rid, "detail": str(exc).splitlines()[0] if str(exc) else ""})
+    return ErrorReply(503, "database_unavailable", "The database is unavailable; nothing was "
+                      "stored. Retry later.", headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
+def unexpected_reply(exc: BaseException, rid: str) -> ErrorReply:
+    """500, with the details logged (never shown)."""
+    log.error("unhandled error", exc_info=exc, extra={"request_id": rid})
+    return ErrorReply(500, "internal_error", "Unexpected server error; nothing was stored. "
+                      f"Quote request id {rid}.")
+
+
+def _respond(request: Request, reply: ErrorReply) -> JSONResponse:
+    return JSONResponse(reply.body(request_id(request)), status_code=reply.status,
+                        headers=reply.headers)
+
+
 async def _service_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
-    return error_response(request, STATUS.get(exc.code, 400), exc.code, exc.message,
-                          fields=exc.fields, headers=headers)
+    return _respond(request, service_error_reply(exc))
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(request, 400, "malformed_json", "The request body is not valid "
-                              "JSON: " + "; ".join(str(e.get("ctx", {}).get("error", e["msg"]))
-                                                   for e in errors))
-    fields = [{"path": field_path(tuple(e["loc"])), "reason": e["msg"]} for e in errors]
-    message = "; ".join(f"{f['path']}: {f['reason']}" for f in fields)
-    return error_response(request, 422, "validation_failed", message, fields=fields)
+    return _respond(request, validation_reply(exc.errors()))
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -93,19 +154,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    if is_unavailable(exc):
-        log.error("database unavailable: %s", type(exc).__name__,
-                  extra={"request_id": request_id(request), "detail": str(exc).splitlines()[0]})
-        return error_response(request, 503, "database_unavailable", "The database is "
-                              "unavailable; nothing was stored. Retry later.",
-                              headers={"Retry-After": RETRY_AFTER_SECONDS})
-    return await _unexpected(request, exc)
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id(request)})
-    return error_response(request, 500, "internal_error", "Unexpected server error; nothing "
-                          f"was stored. Quote request id {request_id(request)}.")
+    return _respond(request, database_reply(exc, request_id(request)))
 
 
 def install(app: FastAPI) -> None:
@@ -114,3 +163,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(psycopg.Error, _database_error)  # the asyncio hot path

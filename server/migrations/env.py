@@ -12,6 +12,7 @@ from alembic import context
 from sqlalchemy import JSON
 
 import server.storage.models  # noqa: F401  (registers every table on Base.metadata)
+import server.storage.signin_models  # noqa: F401  (sign-ins and cases, issue 4)
 from server.storage.base import Base, UTCDateTime
 from server.storage.db import create_db_engine
 

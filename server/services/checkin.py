@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from server.services import checkin_events
 from server.services.clock import rfc3339
-from server.services.device_auth import INVALID_MESSAGE, AuthenticatedDevice
+from server.services.device_auth import INVALID_MESSAGE, AuthenticatedDevice, CredentialCache
 from server.services.errors import DeviceInvalid
 from server.services.protocol import CheckinRequest
 from server.storage import checkins as checkin_store
@@ -49,28 +50,34 @@ def location_of(place: Any) -> dict[str, Any]:
             "country_name": place.country_name, "city": place.city, "source": "request_ip"}
 
 
-def check_in(conn: Connection, device: AuthenticatedDevice, request: CheckinRequest, *,
-             ip: str | None, location: dict[str, Any], policy: CheckinPolicy,
-             now: datetime) -> CheckinOutcome:
-    """Record one check-in and build its reply (docs/protocol.md, POST /api/v1/checkin).
-
-    `conn` comes from `Database.hot_path()`.
-    """
+def _event_rows(request: CheckinRequest, policy: CheckinPolicy) -> list[dict[str, Any]]:
     accepted = request.events[:policy.max_batch_size]
-    rows = [{"event_id": str(e.id), "type": e.type, "occurred_at": e.occurred_at,
+    return [{"event_id": str(e.id), "type": e.type, "occurred_at": e.occurred_at,
              "data": e.data} for e in accepted]
-    written = checkin_store.record_checkin(
-        conn, device_id=device.device_id, employee_id=device.employee_id,
-        state=request.state.model_dump(mode="json"), ip=ip,
-        country=location.get("country_code"), events=rows,
-        batch_id=str(request.batch_id) if request.batch_id else None, now=now,
-        notification_limit=MAX_NOTIFICATIONS_PER_REPLY)
-    if not written.device_active:  # revoked between authentication and the write
+
+
+def _write_args(device: AuthenticatedDevice, request: CheckinRequest, rows: list[dict[str, Any]],
+                ip: str | None, location: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"device_id": device.device_id, "secret_hash": device.secret_hash,
+            "employee_id": device.employee_id,
+            "state": request.state.model_dump(mode="json"), "ip": ip,
+            "country": location.get("country_code"), "events": rows,
+            "batch_id": str(request.batch_id) if request.batch_id else None, "now": now,
+            "notification_limit": MAX_NOTIFICATIONS_PER_REPLY}
+
+
+def _outcome(device: AuthenticatedDevice, request: CheckinRequest, rows: list[dict[str, Any]],
+             written: checkin_store.CheckinWrite, location: dict[str, Any],
+             policy: CheckinPolicy, now: datetime,
+             cache: CredentialCache | None) -> CheckinOutcome:
+    if not written.device_active:  # revoked (maybe after the cache verified the secret)
+        if cache is not None:
+            cache.forget(device.device_id)
         raise DeviceInvalid(INVALID_MESSAGE)
     for item in written.pending:
         item["created_at"] = rfc3339(item["created_at"])
     reply = {
-        "rules_version": device.rules_version,
+        "rules_version": written.rules_version,
         "location": location,
         "notifications": written.pending,
         "next_checkin_seconds": policy.interval_seconds,
@@ -80,3 +87,31 @@ def check_in(conn: Connection, device: AuthenticatedDevice, request: CheckinRequ
     }
     return CheckinOutcome(reply, events_received=len(request.events),
                           events_stored=written.events_stored)
+
+
+def check_in(conn: Connection, device: AuthenticatedDevice, request: CheckinRequest, *,
+             ip: str | None, location: dict[str, Any], policy: CheckinPolicy, now: datetime,
+             cache: CredentialCache | None = None) -> CheckinOutcome:
+    """Record one check-in and build its reply (docs/protocol.md, POST /api/v1/checkin).
+
+    `conn` comes from `Database.hot_path()`. Only the first `max_batch_size` events are taken.
+    DeviceInvalid (and the device leaves `cache`) if it was revoked meanwhile.
+    """
+    rows = _event_rows(request, policy)
+    written = checkin_store.record_checkin(conn, **_write_args(device, request, rows, ip,
+                                                                location, now))
+    if written.device_active:  # derived tables (nudge heed rates), idempotent by event id
+        checkin_events.handle(conn, device.device_id, rows, now)
+    return _outcome(device, request, rows, written, location, policy, now, cache)
+
+
+async def check_in_async(conn: Any, device: AuthenticatedDevice, request: CheckinRequest, *,
+                         ip: str | None, location: dict[str, Any], policy: CheckinPolicy,
+                         now: datetime, cache: CredentialCache | None = None) -> CheckinOutcome:
+    """`check_in` on an asyncio psycopg connection (PostgreSQL hot path)."""
+    rows = _event_rows(request, policy)
+    written = await checkin_store.record_checkin_async(
+        conn, **_write_args(device, request, rows, ip, location, now))
+    if written.device_active:
+        await checkin_events.handle_async(conn, device.device_id, rows, now)
+    return _outcome(device, request, rows, written, location, policy, now, cache)

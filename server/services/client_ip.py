@@ -33,6 +33,8 @@ class ClientIpResolver:
         self._networks: tuple[Network, ...] = tuple(
             ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies)
         self._is_trusted = lru_cache(maxsize=4096)(self._check_trusted)
+        # Agents come back from the same few addresses every minute: cache whole answers.
+        self.resolve = lru_cache(maxsize=65536)(self._resolve)  # type: ignore[method-assign]
 
     def _check_trusted(self, address: Address) -> bool:
         return any(address in network for network in self._networks)
@@ -44,6 +46,9 @@ class ClientIpResolver:
 
     def resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
         """The client's address as text (None if the peer is unknown)."""
+        return self._resolve(peer, forwarded_for)
+
+    def _resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
         current = _parse(peer) if peer else None
         if current is None:
             return peer

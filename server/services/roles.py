@@ -12,12 +12,14 @@ from server.services.errors import Forbidden
 ROLES = ("security_admin", "helpdesk", "auditor")
 
 _READ = {"devices.read", "employees.read", "tokens.read", "rules.read", "audit.read",
-         "api_tokens.read"}
+         "api_tokens.read", "nudges.read"}
 _WRITE = {"devices.revoke", "employees.write", "tokens.write", "rules.publish",
           "api_tokens.write"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "security_admin": frozenset(_READ | _WRITE | {"cases.read", "cases.write"}),
+    # nudge_reports.read: reported site names, for whoever maintains the category lists
+    "security_admin": frozenset(_READ | _WRITE | {"cases.read", "cases.write",
+                                                  "nudge_reports.read"}),
     "helpdesk": frozenset({"devices.read", "employees.read", "cases.read", "cases.write"}),
     "auditor": frozenset(_READ | {"cases.read"}),
 }

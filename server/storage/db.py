@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
@@ -111,6 +112,7 @@ class Database:
 
 def is_unavailable(exc: BaseException) -> bool:
     """True when `exc` means the database cannot be reached (as opposed to a bad query)."""
-    if isinstance(exc, (OperationalError, DisconnectionError, PoolTimeout)):
+    if isinstance(exc, (OperationalError, DisconnectionError, PoolTimeout,
+                        psycopg.OperationalError)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)

@@ -203,3 +203,8 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(320))
     source_ip: Mapped[str | None] = mapped_column(String(45))
     details: Mapped[dict[str, Any]]
+
+
+# Feature tables live in modules of their own; importing them here registers them on
+# Base.metadata wherever the core's tables are (Alembic, the schema tests).
+from server.storage import nudge_models  # noqa: E402,F401

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.seal import names
 from agent.seal import engine as eng
+from agent.seal import names
 from agent.seal.db import SealDB
 from agent.seal.engine import SealEngine
 from agent.seal.format import open_stream
@@ -128,6 +128,7 @@ def test_kill_at_every_step_and_at_random_times(world) -> None:
     root, driver = world
     reset(root)
     full = trial(root, driver)
+    duration = full["seconds"]  # to spread the random kills over the whole run
     assert full["exit"] == 0 and full["steps"] > 100
     check_recovered(root, "no crash")
     rng = random.Random(20240601)
@@ -137,10 +138,13 @@ def test_kill_at_every_step_and_at_random_times(world) -> None:
         result = trial(root, driver, fault_step=step)
         assert result["signal"] == signal.SIGKILL, (step, result)
         check_recovered(root, f"killed at step {step}")
+    killed = 0
     for i in range(60):
         reset(root)
-        trial(root, driver, kill_after=rng.uniform(0.0, 0.05))
+        result = trial(root, driver, kill_after=rng.uniform(0.0, duration))
+        killed += result["signal"] == signal.SIGKILL
         check_recovered(root, f"killed after random delay #{i}")
+    assert killed >= 30  # most random kills land while the process is working
 
 
 def test_kill_during_recovery_then_recover_again(world) -> None:
@@ -154,3 +158,15 @@ def test_kill_during_recovery_then_recover_again(world) -> None:
         assert first["signal"] == signal.SIGKILL, first
         trial(root, driver, mode="recover", fault_step=rng.randint(1, 6))
         check_recovered(root, f"recovery killed #{i}")
+
+
+def test_one_shot_driver_kills_itself_at_the_step_named_in_the_environment(world) -> None:
+    root, _driver = world
+    reset(root)
+    command = [sys.executable, "-m", "agent.seal.crashdriver", "run", str(root / "work"),
+               str(root / "seal.db"), KEY.hex()]
+    env = {**os.environ, "HEEDFUL_SEAL_FAULT_STEP": "40"}
+    done = subprocess.run(command, env=env, cwd=Path(__file__).resolve().parents[3],
+                          capture_output=True, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    check_recovered(root, "one-shot driver killed at step 40")

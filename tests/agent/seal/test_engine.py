@@ -324,3 +324,32 @@ def test_wrong_device_key_cannot_unseal(folder, make_engine, db) -> None:
     out = other.unseal_file(folder / "k.txt.heedful")
     assert (out.status, out.error_kind) == (eng.FAILED, "wrong_key")
     assert listing(folder) == ["k.txt.heedful"]
+
+
+def test_a_name_taken_at_the_last_moment_moves_to_the_next_free_one(folder, make_engine):
+    class Squatter(FileOps):
+        def barrier(self, label: str) -> None:
+            if label == "unseal.verified":
+                (folder / "a.txt").write_bytes(b"created a moment ago")
+
+    make_file(folder / "a.txt", b"sealed version")
+    make_engine().seal_file(folder / "a.txt")
+    out = make_engine(Squatter()).unseal_file(folder / "a.txt.heedful")
+    assert out.status == eng.UNSEALED and out.result_path.name == "a (2).txt"
+    assert (folder / "a.txt").read_bytes() == b"created a moment ago"
+    assert (folder / "a (2).txt").read_bytes() == b"sealed version"
+
+
+def test_two_versions_of_one_file_unseal_in_parallel(folder, make_engine) -> None:
+    from agent.seal.worker import run_bounded
+
+    engine = make_engine()
+    for version in range(6):
+        make_file(folder / "plan.txt", f"version {version}".encode())
+        engine.seal_file(folder / "plan.txt")
+    outcomes = []
+    run_bounded(engine.journal.sealed_files(), lambda f: engine.unseal_file(
+        f.path, original=f.original), workers=3, stop=lambda: False, done=outcomes.append)
+    assert {o.status for o in outcomes} == {eng.UNSEALED}
+    contents = sorted(p.read_bytes() for p in folder.iterdir())
+    assert contents == [f"version {v}".encode() for v in range(6)]

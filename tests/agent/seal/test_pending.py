@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from agent.seal.fileops import FileOps
 from agent.seal.folders import resolve_protected_folders
 from agent.seal.journal import Journal
 from agent.seal.pending import Notes, PendingJournal, apply_notes
 from agent.seal.recovery import sweep_orphans
-from agent.seal.fileops import FileOps
 from agent.seal.watcher import FolderWatcher, scan
 
 
@@ -144,3 +144,16 @@ def test_partial_names(name: str) -> None:
     from agent.seal.names import is_partial_name
 
     assert is_partial_name(name) and not is_partial_name("report.docx")
+
+
+def test_a_partial_scan_leaves_other_folders_alone(db, tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        folder.mkdir()
+        (folder / "f.txt").write_bytes(b"x")
+    pending, journal = PendingJournal(db), Journal(db)
+    scan([one, two], pending, journal)
+    assert scan([two], pending, journal, complete=False).forgotten == 0
+    assert scan([], pending, journal, complete=False).forgotten == 0
+    assert len(pending.all()) == 2
+    assert scan([one], pending, journal).forgotten == 1  # complete: "two" left the rules

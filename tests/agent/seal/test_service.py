@@ -241,3 +241,15 @@ def test_the_state_folder_is_never_sealed_even_inside_a_protected_folder(tmp_pat
         assert (state / "seal.db").exists() and (state / "seal-device.key").exists()
     finally:
         stack.close()
+
+
+def test_files_sealed_before_a_restart_are_unsealed_when_the_agent_starts_again(setup) -> None:
+    root, files, make = setup
+    first = make()
+    first.observe(THRESHOLD, False)  # away; then the agent stops (crash, reboot, logout)
+    assert all(n.endswith(".heedful") for n in listing(root))
+    second = make()  # start_up() runs in make()
+    assert listing(root) == sorted(files)
+    assert [e.reason for e in second.drain_events()] == ["restart"]
+    third = make()
+    assert third.drain_events() == []  # nothing left over

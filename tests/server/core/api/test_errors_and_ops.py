@@ -137,9 +137,10 @@ def test_failure_mid_checkin_writes_nothing(database_url, tmp_path, clock, make_
 
 
 def test_readyz_reports_schema_state(harness, database_url, tmp_path, clock):
+    from server.migrations import head_revision
     ready = harness.client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["schema"] == "0001"
+    assert ready.json()["schema"] == head_revision()
 
 
 def test_readyz_on_an_unmigrated_database_is_503(database_url, tmp_path, clock):
@@ -177,6 +178,8 @@ def test_openapi_and_docs(harness):
     for path in ("/api/v1/enroll", "/api/v1/checkin", "/api/v1/rules/current",
                  "/api/v1/notifications/{notification_id}/ack", "/api/v1/admin/devices"):
         assert path in spec["paths"], path
-    assert "CheckinRequest" in spec["components"]["schemas"]
+    checkin_body = spec["paths"]["/api/v1/checkin"]["post"]["requestBody"]
+    assert "state" in checkin_body["content"]["application/json"]["schema"]["properties"]
+    assert "CheckinReply" in spec["components"]["schemas"]
     docs = harness.client.get("/api/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
