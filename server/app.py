@@ -15,7 +15,16 @@ from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from server.api import admin, admin_nudges, admin_rules, agent, errors, ops
+from server.api import (
+    admin,
+    admin_lost_devices,
+    admin_nudges,
+    admin_rules,
+    agent,
+    errors,
+    escrow,
+    ops,
+)
 from server.api.fastpath import CheckinFastPath
 from server.api.middleware import RequestMiddleware
 from server.console import router as console_router
@@ -27,8 +36,13 @@ from server.storage.db import Database
 
 
 def create_app(settings: Settings | None = None, *, now: Clock | None = None,
-               geolocator: Any = DEFAULT, database: Database | None = None) -> FastAPI:
-    """A complete Heedful server app. The database must already be migrated (`/readyz`)."""
+               geolocator: Any = DEFAULT, database: Database | None = None,
+               checkin_fast_path: bool = True) -> FastAPI:
+    """A complete Heedful server app. The database must already be migrated (`/readyz`).
+
+    `checkin_fast_path=False` leaves check-ins to the ordinary FastAPI route (same behaviour,
+    more CPU); tests use it to prove the two agree.
+    """
     settings = settings or load_settings()
     ctx = build_context(settings, now=now, geolocator=geolocator, database=database)
 
@@ -48,13 +62,16 @@ def create_app(settings: Settings | None = None, *, now: Clock | None = None,
     for router in (agent.router, admin.router, admin_rules.router, ops.router, console_router):
         app.include_router(router)
     app.include_router(admin_nudges.router)  # browsing nudges' heed rates (issue 7)
+    app.include_router(escrow.router)  # seal on idle: key escrow, lost devices (issue 6)
+    app.include_router(admin_lost_devices.router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/console/", status_code=303)
 
     # Starlette runs the last added middleware first: RequestMiddleware wraps the fast path.
-    app.add_middleware(CheckinFastPath, ctx=ctx)
+    if checkin_fast_path:
+        app.add_middleware(CheckinFastPath, ctx=ctx)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes,
                        metrics=ctx.metrics, log_requests=settings.access_log)
     return app

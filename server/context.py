@@ -12,9 +12,10 @@ from typing import Any
 from server.metrics import Registry
 from server.services.checkin import CheckinPolicy
 from server.services.client_ip import ClientIpResolver
-from server.services.device_auth import CredentialCache
 from server.services.clock import Clock, utc_now
 from server.services.console_auth import LoginPolicy
+from server.services.device_auth import CredentialCache
+from server.services.recovery_keys import RecoveryPublicKey, configured_public_key
 from server.services.signing_keys import SigningKey, load_or_create
 from server.settings import Settings
 from server.storage.async_pool import AsyncPool, conninfo_from_url
@@ -40,6 +41,7 @@ class AppContext:
     login_policy: LoginPolicy
     agent_pool: AsyncPool | None = None  # PostgreSQL only: asyncio connections for check-ins
     credential_cache: CredentialCache = field(default_factory=CredentialCache)
+    recovery_key: RecoveryPublicKey | None = None  # setting recovery_public_key_path (escrow)
 
     def close(self) -> None:
         """Release database connections."""
@@ -79,6 +81,7 @@ def build_context(settings: Settings, *, now: Clock | None = None,
                               statement_timeout_ms=settings.db_statement_timeout_ms)
     if not settings.database_url:
         settings.data_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    recovery_key = configured_public_key(settings.recovery_public_key_path)
     agent_pool = None
     if db.dialect == "postgresql":
         conninfo = conninfo_from_url(db.url,
@@ -92,8 +95,10 @@ def build_context(settings: Settings, *, now: Clock | None = None,
         geolocator=geolocator_from_settings(settings) if geolocator is DEFAULT else geolocator,
         ip_resolver=ClientIpResolver(settings.trusted_proxies),
         metrics=Registry(),
-        checkin_policy=CheckinPolicy(settings.checkin_interval, settings.max_batch_size),
+        checkin_policy=CheckinPolicy(settings.checkin_interval, settings.max_batch_size,
+                                     recovery_key.text if recovery_key else None),
         login_policy=LoginPolicy(settings.login_max_failures, settings.login_window,
                                  settings.session_lifetime),
         agent_pool=agent_pool,
+        recovery_key=recovery_key,
     )

@@ -107,6 +107,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("signing_key_path", str, "",
             "Ed25519 private key (PEM) that signs rule bundles. Empty: signing-key.pem in "
             "data_dir, generated on first start (mode 0600).", type_name="path"),
+    Setting("recovery_public_key_path", str, "",
+            "The organisation's recovery public key (X25519, base64 or PEM; made by "
+            "`heedful-server recovery keygen`). Agents wrap their seal key to it and upload the "
+            "result (escrow). Empty: no escrow; agents report \"not configured\".",
+            type_name="path"),
     Setting("geoip_city_db", str, "",
             "GeoIP2/GeoLite2 City database. Empty: the demo database if installed, else no "
             "locations.", type_name="path"),

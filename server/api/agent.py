@@ -26,8 +26,9 @@ from server.services.protocol import (
 )
 
 router = APIRouter(prefix="/api/v1", tags=["agent"])
-ERRORS = {401: {"description": "device_invalid"}, 413: {"description": "body_too_large"},
-          422: {"description": "validation_failed"}, 503: {"description": "database_unavailable"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "device_invalid"}, 413: {"description": "body_too_large"},
+    422: {"description": "validation_failed"}, 503: {"description": "database_unavailable"}}
 
 
 def json_bytes(body: object) -> bytes:
@@ -50,7 +51,8 @@ def enroll(body: EnrollRequest, request: Request) -> Response:
         with ctx.db.transaction() as session:
             reply = enrollment.enroll(session, body, now=ctx.now(), source_ip=client_ip(request),
                                       public_keys=[ctx.signing_key.public_entry()],
-                                      checkin_interval=ctx.checkin_policy.interval_seconds)
+                                      checkin_interval=ctx.checkin_policy.interval_seconds,
+                                      recovery_public_key=ctx.checkin_policy.recovery_public_key)
     except ServiceError as exc:
         ctx.metrics.enrollments.inc(exc.code)
         raise

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 STATUS = {
     "malformed_json": 400, "token_invalid": 401, "device_invalid": 401, "unauthenticated": 401,
     "forbidden": 403, "csrf_failed": 403, "not_found": 404, "rules_not_published": 404,
-    "method_not_allowed": 405, "conflict": 409, "token_used": 410, "token_expired": 410,
+    "method_not_allowed": 405, "conflict": 409, "recovery_key_not_configured": 409,
+    "recovery_key_mismatch": 409, "token_used": 410, "token_expired": 410,
     "token_revoked": 410, "body_too_large": 413, "validation_failed": 422,
     "bundle_invalid": 422, "rate_limited": 429, "internal_error": 500,
     "database_unavailable": 503,

@@ -11,6 +11,7 @@ import click
 from server.cli.admin_cmds import api_token, create_admin, devices, employees, enroll_token
 from server.cli.ops_cmds import migrate, run, show_settings
 from server.cli.publish_cmd import publish
+from server.cli.recovery_cmds import assess, mark_lost, recovery
 from server.cli.rules_cmd import rules
 
 
@@ -25,3 +26,6 @@ rules.add_command(publish)
 for _command in (run, migrate, show_settings, create_admin, employees, enroll_token, devices,
                  api_token):
     main.add_command(_command)
+main.add_command(recovery)  # seal on idle (issue 6): recovery keygen/export, lost devices
+devices.add_command(assess)
+devices.add_command(mark_lost)

@@ -89,7 +89,7 @@ def enroll_token(config_file: str | None, email: str, expires: str | None) -> No
 
 @click.group()
 def devices() -> None:
-    """Devices: list, revoke."""
+    """Devices: list, revoke, assess, mark-lost."""
 
 
 @devices.command("list")
@@ -101,7 +101,8 @@ def devices_list(config_file: str | None, active: bool) -> None:
         rows = fleet.list_devices(session, include_revoked=not active)
     click.echo("id\tname\temployee\tos\tlast_checkin\tcountry\tstatus")
     for d in rows:
-        status = f"revoked {d['revoked_at']}" if d["revoked_at"] else "active"
+        status = (f"lost {d['reported_lost_at']}" if d.get("reported_lost_at") else
+                  f"revoked {d['revoked_at']}" if d["revoked_at"] else "active")
         click.echo(f"{d['id']}\t{d['name']}\t{d['employee']}\t{d['os']}\t"
                    f"{d['last_checkin_at'] or 'never'}\t{d['last_country_code'] or '-'}\t{status}")
 

@@ -46,7 +46,8 @@ def open_database(settings: Settings) -> Iterator[Database]:
         try:
             current = current_revision(db.engine)
         except SQLAlchemyError as exc:
-            raise click.ClickException(f"cannot reach the database: {exc.orig or exc}") from None
+            raise click.ClickException(
+                f"cannot reach the database: {getattr(exc, 'orig', None) or exc}") from None
         if current != head_revision():
             raise click.ClickException(f"the database schema is at {current or 'nothing'}, "
                                        f"not {head_revision()}: run `heedful-server migrate`")

@@ -7,7 +7,7 @@ import os
 import click
 
 from server.cli.common import config_option, get_settings, prepare_data_dir
-from server.settings import CONFIG_ENV
+from server.settings import CONFIG_ENV, SETTINGS, display_value
 
 
 @click.command()
@@ -50,8 +50,16 @@ def migrate(config_file: str | None) -> None:
 
 @click.command("settings")
 @config_option
-def show_settings(config_file: str | None) -> None:
+@click.option("--describe", is_flag=True, help="Show each setting's type, default and help.")
+def show_settings(config_file: str | None, describe: bool) -> None:
     """Print every setting, its value (secrets masked) and where it came from."""
+    if describe:
+        for setting in SETTINGS:
+            secret = ", secret" if setting.secret else ""
+            click.echo(f"{setting.name} ({setting.type_name}{secret}; env {setting.env}; "
+                       f"default {display_value(setting, setting.default) or '(empty)'})")
+            click.echo(f"    {setting.help}")
+        return
     settings = get_settings(config_file)
     rows = settings.report()
     width = max(len(name) for name, _, _ in rows)

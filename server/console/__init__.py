@@ -82,10 +82,10 @@ def login(request: Request, email: str = Form(""), password: str = Form(""),
                                      ip=client_ip(request) or "unknown",
                                      policy=ctx.login_policy, now=ctx.now())
     except RateLimited as exc:
-        response = _page(request, "login.html", 429, error=exc.message, email=email,
-                         login_csrf=csrf_token)
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        limited = _page(request, "login.html", 429, error=exc.message, email=email,
+                        login_csrf=csrf_token)
+        limited.headers["Retry-After"] = str(exc.retry_after)
+        return limited
     if new is None:
         return _page(request, "login.html", 401, error="Wrong email or password.",
                      email=email, login_csrf=csrf_token)

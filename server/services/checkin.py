@@ -27,10 +27,11 @@ UNKNOWN_LOCATION = {"kind": "unknown", "country_code": None, "country_name": Non
 
 @dataclass(frozen=True)
 class CheckinPolicy:
-    """Server-set pacing sent to agents."""
+    """Server-set pacing sent to agents, and the recovery key they escrow their seal key to."""
 
     interval_seconds: int
     max_batch_size: int
+    recovery_public_key: str | None = None  # base64 X25519; None: escrow not configured
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ def _outcome(device: AuthenticatedDevice, request: CheckinRequest, rows: list[di
         "max_batch_size": policy.max_batch_size,
         "accepted_event_ids": [row["event_id"] for row in rows],
         "server_time": rfc3339(now),
+        "recovery_public_key": policy.recovery_public_key,
     }
     return CheckinOutcome(reply, events_received=len(request.events),
                           events_stored=written.events_stored)

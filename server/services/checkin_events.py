@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from server.services import nudge_stats
+from server.services import nudge_stats, seal_reports
 
 Rows = Sequence[dict[str, Any]]  # check-in rows: event_id, type, occurred_at, data
 
@@ -43,6 +43,9 @@ HANDLERS: dict[str, Handler] = {
                                         nudge_stats.record_outcomes_async),
     nudge_stats.NUDGE_MISCATEGORISED: Handler(nudge_stats.record_reports,
                                               nudge_stats.record_reports_async),
+    # seal on idle: each device's seal timeline, for the lost-device assessment (issue 6)
+    **{kind: Handler(seal_reports.record, seal_reports.record_async)
+       for kind in seal_reports.EVENT_TYPES},
 }
 
 

@@ -103,6 +103,9 @@ def login(session: Session, *, email: str, password: str, ip: str, policy: Login
         console_store.record_failed_login(session, email=email, ip=ip, now=now)
         return None
     console_store.clear_failed_logins(session, email=email, ip=ip)
+    # Housekeeping on the (rare) successful login keeps both tables small without a scheduler.
+    console_store.prune_failed_logins(session, since)
+    console_store.delete_expired_sessions(session, now)
     token, csrf = new_secret(), new_secret()
     expires_at = now + timedelta(seconds=policy.session_seconds)
     console_store.create_session(session, token_hash=hash_secret(token), user_id=user.id,

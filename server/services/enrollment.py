@@ -75,8 +75,12 @@ def _usable_token(session: Session, token: str, now: datetime) -> Any:
 
 
 def enroll(session: Session, request: EnrollRequest, *, public_keys: list[dict[str, str]],
-           checkin_interval: int, source_ip: str | None, now: datetime) -> dict[str, Any]:
-    """Consume the token and create the device; returns the enrol reply (protocol.md)."""
+           checkin_interval: int, source_ip: str | None, now: datetime,
+           recovery_public_key: str | None = None) -> dict[str, Any]:
+    """Consume the token and create the device; returns the enrol reply (protocol.md).
+
+    `recovery_public_key` (base64 X25519, or None when not configured) is what the agent
+    wraps its seal key to (escrow)."""
     token = _usable_token(session, request.token, now)
     employee = employee_store.get_employee(session, token.employee_id)
     assert employee is not None  # foreign key
@@ -99,4 +103,5 @@ def enroll(session: Session, request: EnrollRequest, *, public_keys: list[dict[s
         "rules_public_keys": public_keys,
         "checkin_interval_seconds": checkin_interval,
         "server_time": rfc3339(now),
+        "recovery_public_key": recovery_public_key,
     }

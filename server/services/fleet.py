@@ -15,6 +15,7 @@ from server.services.clock import rfc3339
 from server.services.errors import Conflict, InvalidInput, NotFound
 from server.storage import devices as device_store
 from server.storage import employees as employee_store
+from server.storage import lost_devices as loss_store
 
 
 def add_employee(session: Session, *, email: str, home_country: str, aliases: Iterable[str],
@@ -54,8 +55,9 @@ def list_employees(session: Session, *, limit: int = 100, offset: int = 0) -> li
     return [employee_dict(e, aliases[e.id]) for e in employees]
 
 
-def device_dict(listing: device_store.DeviceListing) -> dict[str, Any]:
-    """The JSON form of a device with its owner and latest check-in."""
+def device_dict(listing: device_store.DeviceListing,
+                lost_at: datetime | None = None) -> dict[str, Any]:
+    """The JSON form of a device with its owner, latest check-in and loss report."""
     device, state = listing.device, listing.state or {}
     seal = state.get("seal") or {}
     return {
@@ -63,6 +65,7 @@ def device_dict(listing: device_store.DeviceListing) -> dict[str, Any]:
         "os": device.os, "os_version": device.os_version, "agent_version": device.agent_version,
         "hardware_id": device.hardware_id, "enrolled_at": rfc3339(device.enrolled_at),
         "revoked_at": rfc3339(device.revoked_at) if device.revoked_at else None,
+        "reported_lost_at": rfc3339(lost_at) if lost_at else None,
         "last_checkin_at": (rfc3339(listing.last_checkin_at)
                             if listing.last_checkin_at else None),
         "last_country_code": listing.last_country_code,
@@ -72,9 +75,10 @@ def device_dict(listing: device_store.DeviceListing) -> dict[str, Any]:
 
 
 def list_devices(session: Session, *, include_revoked: bool = True) -> list[dict[str, Any]]:
-    """Every device with owner and latest check-in, newest enrolment first."""
-    return [device_dict(d) for d in device_store.list_devices(session,
-                                                               include_revoked=include_revoked)]
+    """Every device with owner, latest check-in and loss report, newest enrolment first."""
+    listings = device_store.list_devices(session, include_revoked=include_revoked)
+    lost = loss_store.reported_at(session, (d.device.id for d in listings))
+    return [device_dict(d, lost.get(d.device.id)) for d in listings]
 
 
 def revoke_device(session: Session, device_id: str, *, actor: Actor, now: datetime) -> None:

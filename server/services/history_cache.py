@@ -6,6 +6,13 @@ the latest earlier placeable successful sign-in however old, the learning-period
 their known places. From then on the cache is updated in memory as sign-ins are judged, so a
 million-event file costs a few queries per batch instead of several per sign-in. Laptop
 check-in locations are read per batch (`checkins`), as they change independently.
+
+`judge` runs the detectors, with one shortcut measured to matter at ingestion volume: a
+successful sign-in from the same address as the employee's latest successful sign-in, which
+raised no flag, with no laptop check-ins around, gets no flag without running the detectors.
+That is exactly what they would conclude (same place: no new country, no travel, no
+anonymiser that was not flagged a moment ago, no failure, no laptop to be away from); the
+shortcut is only taken while DETECTORS is the set it was reasoned for.
 """
 
 from __future__ import annotations
@@ -18,11 +25,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from server.services.detectors import (
+    DETECTORS,
     DetectorPolicy,
     DeviceCheckIn,
     EmployeeHistory,
+    Flag,
     KnownPlace,
     LocatedSignIn,
+    detect_all,
 )
 from server.services.detectors.impossible_travel import placeable
 from server.services.signin_records import checkin_from_row, known_from_row, located_from_row
@@ -31,6 +41,8 @@ from server.storage import signin_history as store
 KEEP_SUCCESSES = 4  # placeable successes kept beyond the window (impossible travel's "previous")
 MAX_RECENT = 64  # a long failure storm must not make each judgement scan thousands
 CACHE_LIMIT = 100_000  # employees kept between batches
+SHORTCUT_SAFE_FOR = frozenset({"new_country", "impossible_travel", "anonymizer",
+                               "failure_burst", "away_from_device"})
 
 
 @dataclass
@@ -42,6 +54,8 @@ class EmployeeState:
     confirmed_asns: set[int] = field(default_factory=set)
     first_seen: datetime | None = None
     count: int = 0
+    # (address, time) of the latest successful sign-in if it raised no flag, else None
+    clean_success: tuple[str, datetime] | None = None
     _known_tuple: tuple[KnownPlace, ...] | None = None
 
     def known_places(self) -> tuple[KnownPlace, ...]:
@@ -76,6 +90,7 @@ class HistoryCache:
 
     def __init__(self, policy: DetectorPolicy) -> None:
         self.policy = policy
+        self.shortcut = set(DETECTORS) == SHORTCUT_SAFE_FOR
         self.window = max(policy.failure_burst_window, timedelta(minutes=1))
         self.states: dict[int, EmployeeState] = {}
 
@@ -129,6 +144,22 @@ class HistoryCache:
                                first_seen=state.first_seen, signin_count=state.count,
                                device_checkins=checkins,
                                confirmed_asns=frozenset(state.confirmed_asns))
+
+    def judge(self, employee_id: int, signin: LocatedSignIn,
+              checkins: tuple[DeviceCheckIn, ...]) -> tuple[list[Flag], bool]:
+        """Flags for `signin`, then remember it (see `observe`). Returns (flags, whether its
+        country became a known place that must be stored)."""
+        state = self.states[employee_id]
+        success = signin.outcome == "success"
+        clean = state.clean_success
+        if (self.shortcut and success and not checkins and clean is not None
+                and signin.source_ip == clean[0] and signin.occurred_at >= clean[1]):
+            flags: list[Flag] = []
+        else:
+            flags = detect_all(signin, self.history(employee_id, checkins), self.policy)
+        if success and signin.source_ip:
+            state.clean_success = None if flags else (signin.source_ip, signin.occurred_at)
+        return flags, self.observe(employee_id, signin, learn=success and not flags)
 
     def observe(self, employee_id: int, signin: LocatedSignIn, *, learn: bool) -> bool:
         """Remember a judged sign-in; with `learn`, its country becomes a known place.

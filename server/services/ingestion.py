@@ -12,22 +12,27 @@ is only reported; it never stops the others. Re-ingesting the same data changes 
 that exist already create no flags and no notifications.
 
 On PostgreSQL a batch is written by a writer thread while the next one is parsed and judged,
-so the database's work overlaps Python's (two cores); SQLite writes in line.
+so the database's work overlaps Python's (two cores); SQLite writes in line. While feeding,
+Python's cyclic garbage collector is paused: a batch keeps thousands of young objects alive,
+which the collector would otherwise re-scan over and over (measured: a quarter of the CPU
+time). Reference counting still frees everything; the collector resumes after each feed.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.ingest.record import Rejection, SignIn
 from server.services.clock import Clock, utc_now
-from server.services.detectors import Flag, LocatedSignIn, detect_all
+from server.services.detectors import Flag, LocatedSignIn
 from server.services.geo import Place
 from server.services.history_cache import HistoryCache
 from server.services.identity_map import IdentityMapper
@@ -37,7 +42,6 @@ from server.services.signin_records import (
     UNKNOWN_PLACE,
     country_place_row,
     row_tuple,
-    signin_key,
 )
 from server.storage import signin_history, signins
 from server.storage.db import Database
@@ -116,24 +120,30 @@ class Ingestor:
              employee_id: int | None = None) -> None:
         """Take parsed items; `employee_id` assigns them all to one employee (laptop
         sign-ins, whose device says whose they are) instead of mapping identities."""
-        for item in items:
-            if isinstance(item, Rejection):
-                self.report.reject(item.line, item.reason)
-                continue
-            self._pending.append((item, employee_id))
-            if len(self._pending) >= self.batch_size:
-                self.flush()
+        with _collector_paused():
+            for item in items:
+                if isinstance(item, Rejection):
+                    self.report.reject(item.line, item.reason)
+                    continue
+                self._pending.append((item, employee_id))
+                if len(self._pending) >= self.batch_size:
+                    self._send()
+
+    def _send(self) -> None:
+        """Judge what is pending and store it (PostgreSQL: hand it to the writer thread)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        batch = self._prepare(pending)
+        if self._writer is not None:
+            self._writer.submit(batch)
+        else:
+            self._store(batch)
 
     def flush(self) -> None:
-        """Judge and store what is pending (waits for the write on PostgreSQL too, so a
+        """Judge and store everything fed so far, and wait until it is committed (so a
         caller may save a connector cursor afterwards)."""
-        if self._pending:
-            pending, self._pending = self._pending, []
-            batch = self._prepare(pending)
-            if self._writer is not None:
-                self._writer.submit(batch)
-            else:
-                self._store(batch)
+        self._send()
         if self._writer is not None:
             self._writer.wait()
 
@@ -207,13 +217,11 @@ class Ingestor:
 
     def _judge(self, signin: SignIn, employee_id: int, place: Place, checkins: dict[int, Any],
                known_rows: list[dict[str, Any]], now: Any) -> list[Flag]:
-        located = LocatedSignIn.from_signin(signin, place,
-                                            signin_key(signin.source_system,
-                                                       signin.source_event_id))
-        history = self.history.history(employee_id, checkins.get(employee_id, ()))
-        flags = detect_all(located, history, self.policy.detectors)
-        learn = signin.outcome == "success" and not flags
-        if self.history.observe(employee_id, located, learn=learn):
+        located = LocatedSignIn(f"{signin.source_system}:{signin.source_event_id}",
+                                signin.occurred_at, signin.outcome, place, signin.identity,
+                                signin.source_ip, signin.source_system, signin.application)
+        flags, learned = self.history.judge(employee_id, located, checkins.get(employee_id, ()))
+        if learned:
             known_rows.append(country_place_row(employee_id, place, None, now))
         return flags
 
@@ -242,6 +250,19 @@ class Ingestor:
         if not judged.notify:
             return judged.row
         return (*judged.row[:-1], str(uuid.uuid4()))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (see the module docstring); nests and threads
+    safely enough: it is re-enabled only by whoever found it enabled."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Writer:

@@ -10,7 +10,14 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    field_validator,
+)
 
 MAX_EVENT_DATA_BYTES = 16 * 1024
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_.-]*$"
@@ -24,6 +31,20 @@ def _no_nul(value: str) -> str:
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
+
+
+def _label(value: Any) -> Any:
+    # Informational strings in the state (seal state, key store, escrow status) are cut to
+    # 200 characters and lose NULs instead of failing: the state is in every check-in, and a
+    # 422 on it would stop the device from ever checking in again.
+    return value.replace("\x00", "")[:200] if isinstance(value, str) else value
+
+
+Label = Annotated[str, BeforeValidator(_label)]
+
+
+def _at_most(limit: int) -> Any:
+    return BeforeValidator(lambda value: value[:limit] if isinstance(value, list) else value)
 
 
 def _has_nul(value: Any) -> bool:
@@ -62,14 +83,43 @@ class EnrollReply(BaseModel):
     rules_public_keys: list[PublicKey]
     checkin_interval_seconds: int
     server_time: str
+    recovery_public_key: str | None = None
+
+
+class SealFolder(BaseModel):
+    folder: Label
+    exists: bool | None = None
+
+
+class SealPath(BaseModel):
+    folder: Label
+    path: Label | None = None
 
 
 class SealState(BaseModel):
+    """`state.seal` (docs/seal-format.md, "Events and status"); every key optional."""
+
+    state: Label | None = None
+    away_reason: Label | None = None
     pending_files: int | None = Field(None, ge=0)
     pending_bytes: int | None = Field(None, ge=0)
+    busy_files: int | None = Field(None, ge=0)
+    busy_bytes: int | None = Field(None, ge=0)
+    failed_files: int | None = Field(None, ge=0)
     sealed_files: int | None = Field(None, ge=0)
     sealed_bytes: int | None = Field(None, ge=0)
+    sealed_disk_bytes: int | None = Field(None, ge=0)
     last_seal_at: AwareDatetime | None = None
+    last_seal_reason: Label | None = None
+    last_unseal_at: AwareDatetime | None = None
+    key_store: Label | None = None
+    key_store_weaker: bool | None = None
+    key_id: Label | None = None
+    unresolved_operations: int | None = Field(None, ge=0)
+    idle_threshold_seconds: float | None = Field(None, ge=0)
+    unseal_on_return: bool | None = None
+    folders: Annotated[list[SealFolder], _at_most(50)] | None = None
+    pending_paths: Annotated[list[SealPath], _at_most(200)] | None = None
 
 
 class Footprint(BaseModel):
@@ -86,6 +136,7 @@ class DeviceStateIn(BaseModel):
     asleep_since: AwareDatetime | None = None
     seal: SealState | None = None
     footprint: Footprint | None = None
+    escrow: Label | None = None  # the agent's escrow status, e.g. "escrowed", "not configured"
 
 
 class EventIn(BaseModel):
@@ -139,6 +190,7 @@ class CheckinReply(BaseModel):
     max_batch_size: int
     accepted_event_ids: list[str]
     server_time: str
+    recovery_public_key: str | None = None
 
 
 class AckRequest(BaseModel):

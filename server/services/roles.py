@@ -11,10 +11,11 @@ from server.services.errors import Forbidden
 
 ROLES = ("security_admin", "helpdesk", "auditor")
 
+# devices.assess: the lost-device assessment (a read, but each one is audited)
 _READ = {"devices.read", "employees.read", "tokens.read", "rules.read", "audit.read",
-         "api_tokens.read", "nudges.read"}
+         "api_tokens.read", "nudges.read", "devices.assess"}
 _WRITE = {"devices.revoke", "employees.write", "tokens.write", "rules.publish",
-          "api_tokens.write"}
+          "api_tokens.write", "devices.mark_lost"}
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     # nudge_reports.read: reported site names, for whoever maintains the category lists

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from server.storage.base import rowcount
 from server.storage.models import ApiToken
 
 
@@ -36,7 +37,7 @@ def revoke(session: Session, token_id: str, now: datetime) -> bool:
     result = session.execute(update(ApiToken)
                              .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
                              .values(revoked_at=now))
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def list_tokens(session: Session) -> list[ApiToken]:

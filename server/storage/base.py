@@ -54,3 +54,8 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSONType}
+
+
+def rowcount(result: Any) -> int:
+    """Rows matched by an UPDATE/DELETE result (typed as a generic Result by SQLAlchemy)."""
+    return int(getattr(result, "rowcount", 0) or 0)

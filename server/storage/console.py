@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from server.storage.base import rowcount
 from server.storage.models import ConsoleSession, ConsoleUser, LoginAttempt
 
 
@@ -53,8 +54,8 @@ def delete_session(session: Session, token_hash: str) -> None:
 
 def delete_expired_sessions(session: Session, now: datetime) -> int:
     """Remove sessions past their expiry; returns how many."""
-    return session.execute(delete(ConsoleSession)
-                           .where(ConsoleSession.expires_at <= now)).rowcount or 0
+    return rowcount(session.execute(delete(ConsoleSession)
+                           .where(ConsoleSession.expires_at <= now)))
 
 
 def record_failed_login(session: Session, *, email: str, ip: str, now: datetime) -> None:
@@ -68,6 +69,12 @@ def failed_logins_since(session: Session, *, email: str, ip: str, since: datetim
     return session.scalar(select(func.count()).select_from(LoginAttempt).where(
         LoginAttempt.email == email.strip().lower(), LoginAttempt.ip == ip,
         LoginAttempt.attempted_at > since)) or 0
+
+
+def prune_failed_logins(session: Session, before: datetime) -> int:
+    """Forget failed logins older than `before` (they no longer count); returns how many."""
+    return rowcount(session.execute(delete(LoginAttempt)
+                           .where(LoginAttempt.attempted_at < before)))
 
 
 def clear_failed_logins(session: Session, *, email: str, ip: str) -> None:

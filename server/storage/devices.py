@@ -1,38 +1,19 @@
 """Queries on devices, their credentials, their latest state and the events they send.
 
-The check-in path (`credentials_for`, `record_state`, `insert_events`) uses plain Core
-statements, one round trip each: it runs for every laptop every minute.
+The check-in hot path itself lives in `storage.checkins`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from server.storage.models import (
-    AgentEvent,
-    Device,
-    DeviceCredential,
-    DeviceState,
-    Employee,
-    RuleBundleVersion,
-)
-
-
-@dataclass(frozen=True)
-class CredentialRow:
-    """One active credential of a device, with what a request needs once it is authenticated."""
-
-    secret_hash: str
-    employee_id: int
-    device_revoked: bool
-    rules_version: int | None
+from server.storage.base import rowcount
+from server.storage.models import AgentEvent, Device, DeviceCredential, DeviceState, Employee
 
 
 def create_device(session: Session, *, device_id: str, employee_id: int, name: str, os: str,
@@ -51,16 +32,6 @@ def create_device(session: Session, *, device_id: str, employee_id: int, name: s
     return device
 
 
-def credentials_for(session: Session, device_id: str) -> list[CredentialRow]:
-    """Active (unrevoked) credentials of a device, plus the newest rules version, in one query."""
-    newest = select(func.max(RuleBundleVersion.version)).scalar_subquery()
-    rows = session.execute(
-        select(DeviceCredential.secret_hash, Device.employee_id, Device.revoked_at, newest)
-        .join(Device, Device.id == DeviceCredential.device_id)
-        .where(DeviceCredential.device_id == device_id, DeviceCredential.revoked_at.is_(None)))
-    return [CredentialRow(r[0], r[1], r[2] is not None, r[3]) for r in rows]
-
-
 def get_device(session: Session, device_id: str) -> Device | None:
     """The device with this id, revoked or not."""
     return session.get(Device, device_id)
@@ -75,33 +46,7 @@ def revoke_device(session: Session, device_id: str, *, by: str, now: datetime) -
                     .where(DeviceCredential.device_id == device_id,
                            DeviceCredential.revoked_at.is_(None))
                     .values(revoked_at=now))
-    return bool(result.rowcount)
-
-
-def record_state(session: Session, device_id: str, *, state: dict[str, Any], ip: str | None,
-                 country_code: str | None, now: datetime) -> None:
-    """Overwrite the device's latest state with this check-in's."""
-    session.execute(update(DeviceState).where(DeviceState.device_id == device_id).values(
-        last_checkin_at=now, state=state, last_ip=ip, last_country_code=country_code,
-        checkins=DeviceState.checkins + 1))
-
-
-def insert_events(session: Session, device_id: str, events: Sequence[dict[str, Any]],
-                  *, batch_id: str | None, now: datetime) -> int:
-    """Store events not stored before (by `(device, event_id)`); return how many were new.
-
-    Each event dict has `event_id`, `type`, `occurred_at`, `data`. A duplicate id is skipped by
-    the database itself (ON CONFLICT DO NOTHING), so concurrent retries cannot double-store.
-    """
-    if not events:
-        return 0
-    rows = [{"device_id": device_id, "batch_id": batch_id, "received_at": now, **e}
-            for e in events]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(AgentEvent).values(rows).on_conflict_do_nothing(
-        index_elements=["device_id", "event_id"]).returning(AgentEvent.id)
-    return len(session.execute(statement).all())
+    return bool(rowcount(result))
 
 
 def events_of(session: Session, device_id: str, *, limit: int = 1000) -> list[AgentEvent]:

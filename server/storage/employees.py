@@ -12,7 +12,10 @@ from server.storage.models import Employee, EmployeeAlias
 
 
 def normalise_identity(name: str) -> str:
-    """The form identities are compared in: stripped and case-folded (`CORP\\E1042` ~ `corp\\e1042`)."""
+    """The form identities are compared in: stripped and case-folded.
+
+    `CORP\\E1042` and `corp\\e1042` are the same identity; `e1042` is another one.
+    """
     return name.strip().casefold()
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from server.storage.base import rowcount
 from server.storage.models import Employee, EnrollmentToken
 
 
@@ -36,7 +37,7 @@ def consume(session: Session, token_id: str, *, device_id: str, now: datetime) -
         .where(EnrollmentToken.id == token_id, EnrollmentToken.used_at.is_(None),
                EnrollmentToken.revoked_at.is_(None))
         .values(used_at=now, used_by_device_id=device_id))
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def revoke(session: Session, token_id: str, *, now: datetime) -> bool:
@@ -46,7 +47,7 @@ def revoke(session: Session, token_id: str, *, now: datetime) -> bool:
         .where(EnrollmentToken.id == token_id, EnrollmentToken.used_at.is_(None),
                EnrollmentToken.revoked_at.is_(None))
         .values(revoked_at=now))
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def list_tokens(session: Session, *, limit: int = 200) -> list[tuple[EnrollmentToken, str]]:

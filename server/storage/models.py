@@ -207,4 +207,4 @@ class AuditEntry(Base):
 
 # Feature tables live in modules of their own; importing them here registers them on
 # Base.metadata wherever the core's tables are (Alembic, the schema tests).
-from server.storage import nudge_models  # noqa: E402,F401
+from server.storage import nudge_models, seal_models  # noqa: E402,F401

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, false, func, select, true
+from sqlalchemy import BigInteger, Connection, any_, bindparam, false, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.storage.models import Device, Employee
 from server.storage.signin_models import DeviceLocation, KnownPlaceRow, SignInRow
@@ -39,14 +40,26 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
         yield items[start:start + CHUNK]
 
 
+def _among(conn: Connection, column: Any, ids: Iterable[int]) -> Iterable[Any]:
+    """`column IN ids` conditions, as few as the dialect allows: one `= ANY(array)` on
+    PostgreSQL (one parameter, whatever the count), IN lists of CHUNK ids on SQLite."""
+    if conn.dialect.name == "postgresql":
+        items = sorted(set(ids))
+        if items:
+            yield column == any_(bindparam("ids", items, type_=ARRAY(BigInteger)))
+        return
+    for chunk in _chunks(ids):
+        yield column.in_(chunk)
+
+
 def recent_signins(conn: Connection, employee_ids: Iterable[int], since: datetime,
                    until: datetime) -> list[Any]:
     """Sign-ins of these employees with since <= occurred_at <= until, oldest first."""
     out: list[Any] = []
-    for chunk in _chunks(employee_ids):
+    for among in _among(conn, SIGNINS.c.employee_id, employee_ids):
         out.extend(conn.execute(
             select(*HISTORY_COLUMNS)
-            .where(SIGNINS.c.employee_id.in_(chunk), SIGNINS.c.occurred_at >= since,
+            .where(among, SIGNINS.c.occurred_at >= since,
                    SIGNINS.c.occurred_at <= until)
             .order_by(SIGNINS.c.occurred_at, SIGNINS.c.id)))
     return out
@@ -65,8 +78,8 @@ def latest_placeable_success(conn: Connection, employee_ids: Iterable[int],
         .order_by(inner.c.occurred_at.desc(), inner.c.id.desc()).limit(1)
         .correlate(EMPLOYEES).scalar_subquery())
     out: list[Any] = []
-    for chunk in _chunks(employee_ids):
-        found = [i for i in conn.execute(select(probe).where(EMPLOYEES.c.id.in_(chunk)))
+    for among in _among(conn, EMPLOYEES.c.id, employee_ids):
+        found = [i for i in conn.execute(select(probe).where(among))
                  .scalars() if i is not None]
         if found:
             out.extend(conn.execute(select(*HISTORY_COLUMNS).where(SIGNINS.c.id.in_(found))))
@@ -84,9 +97,9 @@ def baselines(conn: Connection, employee_ids: Iterable[int], cap: int
               .limit(max(cap, 1)).correlate(EMPLOYEES).subquery())
     count = select(func.count()).select_from(capped).correlate(EMPLOYEES).scalar_subquery()
     out: dict[int, tuple[datetime | None, int]] = {}
-    for chunk in _chunks(employee_ids):
+    for among in _among(conn, EMPLOYEES.c.id, employee_ids):
         for employee_id, first_at, counted in conn.execute(
-                select(EMPLOYEES.c.id, first, count).where(EMPLOYEES.c.id.in_(chunk))):
+                select(EMPLOYEES.c.id, first, count).where(among)):
             out[employee_id] = (first_at, counted)
     return out
 
@@ -94,8 +107,8 @@ def baselines(conn: Connection, employee_ids: Iterable[int], cap: int
 def known_places(conn: Connection, employee_ids: Iterable[int]) -> list[Any]:
     """Every known place (used countries, confirmed places and networks) of these employees."""
     out: list[Any] = []
-    for chunk in _chunks(employee_ids):
-        out.extend(conn.execute(select(KNOWN).where(KNOWN.c.employee_id.in_(chunk))
+    for among in _among(conn, KNOWN.c.employee_id, employee_ids):
+        out.extend(conn.execute(select(KNOWN).where(among)
                                 .order_by(KNOWN.c.id)))
     return out
 
@@ -127,9 +140,9 @@ def device_locations(conn: Connection, employee_ids: Iterable[int], since: datet
                      until: datetime) -> list[Any]:
     """Check-in locations of these employees' laptops between `since` and `until`."""
     out: list[Any] = []
-    for chunk in _chunks(employee_ids):
+    for among in _among(conn, LOCATIONS.c.employee_id, employee_ids):
         out.extend(conn.execute(
-            select(LOCATIONS).where(LOCATIONS.c.employee_id.in_(chunk),
+            select(LOCATIONS).where(among,
                                     LOCATIONS.c.seen_at >= since,
                                     LOCATIONS.c.seen_at <= until)
             .order_by(LOCATIONS.c.seen_at)))

@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-25 20:56:27.289253
 """
 
+# ruff: noqa: E501  (Alembic-generated table definitions, kept one column per line)
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -152,9 +152,9 @@ class Harness:
 
 
 def build_harness(url: str, tmp_path: Path, clock: FakeClock, geolocator: Any = None,
-                  **overrides: Any) -> Harness:
+                  fast_path: bool = True, **overrides: Any) -> Harness:
     settings = make_settings(url, tmp_path / "data", **overrides)
-    app = create_app(settings, now=clock, geolocator=geolocator)
+    app = create_app(settings, now=clock, geolocator=geolocator, checkin_fast_path=fast_path)
     return Harness(app, TestClient(app, client=(PEER, 50000)), clock, settings)
 
 
@@ -172,8 +172,8 @@ def make_harness(migrated_url: str, tmp_path: Path, clock: FakeClock) -> Iterato
     """A factory for harnesses with other settings, on the same migrated database."""
     made: list[Harness] = []
 
-    def make(geolocator: Any = None, **overrides: Any) -> Harness:
-        h = build_harness(migrated_url, tmp_path, clock, geolocator, **overrides)
+    def make(geolocator: Any = None, fast_path: bool = True, **overrides: Any) -> Harness:
+        h = build_harness(migrated_url, tmp_path, clock, geolocator, fast_path, **overrides)
         made.append(h)
         return h
 

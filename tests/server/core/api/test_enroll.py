@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from rules.signing import key_id, load_public_key
+from server.storage import checkins as checkin_store
 from server.storage import devices as device_store
 
 
@@ -29,7 +30,7 @@ def test_enrol_returns_credential_employee_and_signing_key(harness):
     with harness.ctx.db.transaction() as s:
         device = device_store.get_device(s, body["device_id"])
         assert device.name == "LAPTOP-1" and device.os == "windows"
-        [cred] = device_store.credentials_for(s, body["device_id"])
+        [cred] = checkin_store.credentials(s.connection(), body["device_id"])
         assert body["device_secret"] not in cred.secret_hash  # stored hashed only
         assert len(cred.secret_hash) == 64
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from server.storage import audit as audit_store
+from server.storage import checkins as checkin_store
 from server.storage import devices as device_store
 from server.storage import employees as employee_store
 from server.storage.db import Database
@@ -73,7 +74,15 @@ def test_naive_times_are_refused(db):
                                     now=datetime(2024, 5, 2, 9, 0))
 
 
-def test_insert_events_counts_only_new_ones(db):
+def _write(db, device_id, employee_id, events, secret_hash="0" * 64):
+    with db.hot_path() as conn:
+        return checkin_store.record_checkin(
+            conn, device_id=device_id, secret_hash=secret_hash, employee_id=employee_id,
+            state={"agent_version": "1"}, ip="10.0.0.1", country="GB", events=events,
+            batch_id=None, now=NOW, notification_limit=50)
+
+
+def test_checkin_write_stores_only_new_events(db):
     with db.transaction() as s:
         employee = employee_store.add_employee(s, email="e@corp.example", home_country="GB",
                                                now=NOW)
@@ -81,15 +90,33 @@ def test_insert_events_counts_only_new_ones(db):
     ids = [str(uuid.uuid4()) for _ in range(3)]
     rows = [{"event_id": i, "type": "t", "occurred_at": NOW, "data": {"n": n}}
             for n, i in enumerate(ids)]
-    with db.transaction() as s:
-        assert device_store.insert_events(s, device_id, rows[:2], batch_id=None, now=NOW) == 2
-    with db.transaction() as s:
-        changed = [dict(rows[0], data={"n": 99}), rows[2]]
-        assert device_store.insert_events(s, device_id, changed, batch_id=None, now=NOW) == 1
+    first = _write(db, device_id, employee.id, rows[:2])
+    assert (first.device_active, first.events_stored, first.rules_version) == (True, 2, None)
+    changed = [dict(rows[0], data={"n": 99}), rows[2]]
+    assert _write(db, device_id, employee.id, changed).events_stored == 1
     with db.transaction() as s:
         stored = device_store.events_of(s, device_id)
-    assert [(e.event_id, e.data["n"]) for e in stored] == [(ids[0], 0), (ids[1], 1),
-                                                            (ids[2], 2)]
+        state = device_store.get_state(s, device_id)
+    assert [(e.event_id, e.data["n"], e.occurred_at) for e in stored] == [
+        (ids[0], 0, NOW), (ids[1], 1, NOW), (ids[2], 2, NOW)]
+    assert (state.checkins, state.last_ip, state.last_country_code) == (2, "10.0.0.1", "GB")
+    assert state.last_checkin_at == NOW
+
+
+def test_checkin_write_refuses_revoked_device_or_wrong_hash(db):
+    with db.transaction() as s:
+        employee = employee_store.add_employee(s, email="r@corp.example", home_country="GB",
+                                               now=NOW)
+        device_id = _device(s, employee.id)
+    event = [{"event_id": str(uuid.uuid4()), "type": "t", "occurred_at": NOW, "data": {}}]
+    assert not _write(db, device_id, employee.id, event, secret_hash="1" * 64).device_active
+    with db.transaction() as s:
+        device_store.revoke_device(s, device_id, by="test", now=NOW)
+    refused = _write(db, device_id, employee.id, event)
+    assert (refused.device_active, refused.events_stored) == (False, 0)
+    with db.transaction() as s:
+        assert device_store.events_of(s, device_id) == []
+        assert device_store.get_state(s, device_id).checkins == 0
 
 
 def test_audit_log_appends_and_pages(db):
