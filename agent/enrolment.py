@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import __version__ as AGENT_VERSION
+from agent.escrow_upload import escrow_at_enrolment
 from agent.store import Store
 from agent.uplink import Uplink, check_server_url
 
@@ -117,4 +118,8 @@ def enroll(store: Store, server_url: str, token: str, *, ca_file: str | None = N
                           reply.get("employee") or {}, reply.get("rules_public_keys") or [],
                           ca_file, reply.get("checkin_interval_seconds"), time.time())
     save(store, enrolment)
+    # The seal key is escrowed at once when the server has a recovery key; a failure here is
+    # retried at every check-in (agent.escrow_upload), so enrolment still succeeds.
+    escrow_at_enrolment(store, enrolment, reply.get("recovery_public_key"), timeout=timeout,
+                        ledger=ledger)
     return enrolment

@@ -47,7 +47,7 @@ def _common(store: Store) -> dict[str, Any]:
     unread = store.query("SELECT COUNT(*) FROM notifications WHERE acked_at IS NULL")[0][0]
     return {"enrolment": _enrolment(store), "server": _server(store),
             "outbox": _outbox(store), "location": store.get_state("location"),
-            "notifications": {"unread": unread}}
+            "notifications": {"unread": unread}, "escrow": store.get_state("escrow")}
 
 
 def _degraded(caps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -128,6 +128,10 @@ def render(status: dict[str, Any]) -> str:
     lines += [f"idle:         {'unknown' if idle is None else f'{idle:.0f} s'}",
               f"locked:       {'unknown' if presence['locked'] is None else presence['locked']}",
               f"outbox:       {outbox['depth']} waiting, {outbox['dropped_total']} dropped"]
+    escrow = status.get("escrow") or {}
+    if escrow:
+        lines.append(f"seal key:     escrow {escrow.get('status')}"
+                     + (f" (key {escrow['key_id']})" if escrow.get("key_id") else ""))
     foot = status.get("footprint") or {}
     if foot.get("rss_bytes"):
         lines.append(f"footprint:    {foot.get('cpu_percent')} % CPU, "

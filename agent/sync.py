@@ -21,6 +21,7 @@ from typing import Any
 from agent import __version__ as AGENT_VERSION
 from agent import enrolment as enrolment_mod
 from agent.errors import DeviceInvalid, NotEnrolled, ServerError
+from agent.escrow_upload import EscrowUploader
 from agent.events import EVENT_NAMESPACE, LOCATION_CHANGED, Signal
 from agent.ledger import summarise_checkin
 from agent.uplink import Uplink
@@ -60,6 +61,7 @@ class Syncer:
         self.footprint, self.settings, self.os_name = footprint, settings, os_name
         self.clock, self.sleep = clock, sleep
         self.max_batch = 500
+        self.escrow = EscrowUploader(home, store, ledger=ledger, clock=clock)
         self._uplink: Uplink | None = None
         self._uplink_key: tuple | None = None
 
@@ -101,6 +103,7 @@ class Syncer:
         if live.get("seal") is not None:
             state["seal"] = live["seal"]
         state["outbox"] = {"depth": self.outbox.depth(), "dropped": self.outbox.dropped()}
+        state["escrow"] = self.escrow.status()
         return state
 
     def checkin(self) -> CheckinResult:
@@ -171,6 +174,9 @@ class Syncer:
         floor = float(self.settings.min_checkin_interval)
         interval = max(floor, float(reply.get("next_checkin_seconds") or 60))
         self._location(reply.get("location") or {})
+        seal = self.host.live.get("seal") or {}  # the seal sensor's key id, when it runs
+        self.escrow.sync(uplink, str(enrolment.device_id), reply.get("recovery_public_key"),
+                         key_id=seal.get("key_id") or None)
         new = self.notifications.receive(reply.get("notifications") or [])
         self.deliver_acks(uplink)
         rules = self.update_rules(reply.get("rules_version"), enrolment, uplink)

@@ -333,11 +333,18 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory(prefix="heedful-bench-") as data:
             port = _free_port()
             process = _start_server(url, port, args.workers, Path(data), not args.no_access_log)
-            asyncio.run(_wait_ready(port, process))
-            auth = asyncio.run(_enroll(port, tokens))
-            _print(asyncio.run(_measure(args, port, auth, process.pid)), args)
-            process.terminate()
-            process.wait(timeout=20)
+            try:
+                asyncio.run(_wait_ready(port, process))
+                auth = asyncio.run(_enroll(port, tokens))
+                _print(asyncio.run(_measure(args, port, auth, process.pid)), args)
+            except Exception:
+                errors = [line for line in (Path(data) / "server.log").read_text().splitlines()
+                          if '"level":"error"' in line or "Traceback" in line]
+                print("server errors (last 5):", *errors[-5:], sep="\n  ", file=sys.stderr)
+                raise
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
     finally:
         if process is not None and process.poll() is None:
             process.kill()

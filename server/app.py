@@ -21,9 +21,12 @@ from server.api import (
     admin_nudges,
     admin_rules,
     agent,
+    cases,
     errors,
     escrow,
+    me,
     ops,
+    signins,
 )
 from server.api.fastpath import CheckinFastPath
 from server.api.middleware import RequestMiddleware
@@ -64,6 +67,8 @@ def create_app(settings: Settings | None = None, *, now: Clock | None = None,
     app.include_router(admin_nudges.router)  # browsing nudges' heed rates (issue 7)
     app.include_router(escrow.router)  # seal on idle: key escrow, lost devices (issue 6)
     app.include_router(admin_lost_devices.router)
+    for router in (signins.router, me.router, cases.router):  # sign-ins, cases (issue 4)
+        app.include_router(router)
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -73,7 +78,8 @@ def create_app(settings: Settings | None = None, *, now: Clock | None = None,
     if checkin_fast_path:
         app.add_middleware(CheckinFastPath, ctx=ctx)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes,
-                       metrics=ctx.metrics, log_requests=settings.access_log)
+                       metrics=ctx.metrics, log_requests=settings.access_log,
+                       path_limits={"/api/v1/ingest/": settings.max_ingest_bytes})
     return app
 
 

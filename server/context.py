@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 DEFAULT = object()  # "build the geolocator from settings"
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: one context per app
 class AppContext:
     """Shared, read-only state of one app instance (per worker process)."""
 

@@ -124,6 +124,10 @@ SETTINGS: tuple[Setting, ...] = (
             "separated).", type_name="cidr list"),
     Setting("max_body_bytes", _parse_positive_int, 1_048_576,
             "Largest accepted request body in bytes (413 above).", type_name="int"),
+    Setting("max_ingest_bytes", _parse_positive_int, 256 * 1_048_576,
+            "Largest sign-in upload (POST /api/v1/ingest/logins) in bytes; line formats are "
+            "parsed as they stream in, JSON documents are read whole (413 above).",
+            type_name="int"),
     Setting("checkin_interval", parse_duration, 60,
             "Seconds between agent check-ins, sent to agents.", type_name="duration"),
     Setting("max_batch_size", _parse_positive_int, 500,

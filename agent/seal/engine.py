@@ -3,8 +3,10 @@
 Seal `P`: journal `started` -> write the sealed form to hidden temporary `T` in the same folder
 -> fsync `T` -> decrypt `T` again and compare its SHA-256 with the plaintext's -> check `P` did
 not change -> journal `verified` -> rename `T` to `P.heedful` (never replacing) -> fsync the
-folder -> remove `P` -> fsync the folder -> journal done. Unseal mirrors it and restores the
-original bytes, modification time and permission bits. Any failure (ENOSPC, EACCES, a tampered
+folder -> remove `P` -> journal done. Unseal mirrors it and restores the original bytes,
+modification time and permission bits. The removal is not fsynced on its own: it becomes
+durable with the folder's next fsync, and a power cut before that can only bring the old copy
+back next to the new one (both complete), never lose one. Any failure (ENOSPC, EACCES, a tampered
 file, a crash) is resolved by `recovery.resolve`: at every instant the file exists as plaintext
 or as a complete sealed file. All writes go through a `FileOps` (the fault-injection seam).
 """
@@ -158,10 +160,8 @@ class SealEngine:
         self.ops.fsync_dir(op.dst.parent)
         self.ops.barrier("seal.placed")
         self._check_unchanged(op)
-        self.ops.unlink(op.src)
+        self.ops.unlink(op.src)  # durable with the folder's next fsync; see module docstring
         self.ops.barrier("seal.plain_removed")
-        self.ops.fsync_dir(op.src.parent)
-        self.ops.barrier("seal.plain_removed_durable")
         self.journal.finish_seal(op)
         self.ops.barrier("seal.finished")
         return op
@@ -206,13 +206,13 @@ class SealEngine:
     def _unseal_steps(self, op: Op) -> Op:
         with self.ops.open_read(op.src) as src, self.ops.create(op.tmp) as out:
             result = open_stream(src, self.open_keys, out)
-            out.fsync()
-            self.ops.barrier("unseal.written")
-            if hash_file(self.ops, op.tmp) != result.digest:
-                raise VerificationError("the restored copy does not read back as decrypted")
             self.ops.set_mtime(op.tmp, result.header.mtime_ns)
             self.ops.chmod(op.tmp, result.header.mode)
-            out.fsync()  # the restored metadata too
+            out.fsync()  # data and the restored metadata in one go
+            self.ops.barrier("unseal.written")
+            if hash_fd(out.fd) != result.digest:  # read back through our own descriptor:
+                raise VerificationError(  # the restored mode may forbid opening it again
+                    "the restored copy does not read back as decrypted")
             tmp_ino = os.fstat(out.fd).st_ino
         op = self.journal.mark_verified(op, digest=result.digest, plain_size=result.header.size,
                                         sealed_size=result.sealed_bytes, tmp_ino=tmp_ino)
@@ -223,8 +223,6 @@ class SealEngine:
         self.ops.barrier("unseal.placed")
         self.ops.unlink(op.src)
         self.ops.barrier("unseal.sealed_removed")
-        self.ops.fsync_dir(op.src.parent)
-        self.ops.barrier("unseal.sealed_removed_durable")
         self.journal.finish_unseal(op, mtime_ns=result.header.mtime_ns)
         self.ops.barrier("unseal.finished")
         return op
@@ -277,6 +275,15 @@ class SealEngine:
                 settled.append((op, "failed"))
         self.unresolved = len(self.journal.open_ops())
         return settled
+
+
+def hash_fd(fd: int, block: int = 1 << 20) -> bytes:
+    """SHA-256 of an open file from its start (pread: the file position is left alone)."""
+    digest, offset = hashlib.sha256(), 0
+    while chunk := os.pread(fd, block, offset):
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.digest()
 
 
 def hash_file(ops: FileOps, path: Path, block: int = 1 << 20) -> bytes:

@@ -56,8 +56,11 @@ class FileOps:
         return io.FileIO(os.open(path, os.O_RDONLY | _O_BINARY | _O_NOFOLLOW), "rb")
 
     def create(self, path: Path, mode: int = 0o600) -> Writer:
-        """Create a new file exclusively (FileExistsError if it exists), owner-only."""
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW, mode)
+        """Create a new file exclusively (FileExistsError if it exists), owner-only.
+
+        Opened read-write so what was written can be read back through the same descriptor.
+        """
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_NOFOLLOW, mode)
         return Writer(self, fd, Path(path))
 
     def write(self, fd: int, data: memoryview) -> int:

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from server.api import checkin_hooks
 from server.api.deps import client_ip, context
 from server.api.errors import parse_body
 from server.context import AppContext
-from server.services import checkin, device_auth, enrollment, notifications, publishing
+from server.services import checkin, device_auth, enrollment, my_logins, notifications, publishing
 from server.services.errors import ServiceError
 from server.services.protocol import (
     AckReply,
@@ -107,6 +108,7 @@ async def run_checkin(ctx: AppContext, raw: bytes, authorization: str | None, pe
         ctx.metrics.events.inc("duplicate",
                                amount=len(outcome.reply["accepted_event_ids"])
                                - outcome.events_stored)
+    await checkin_hooks.after_checkin(ctx, authorization, ip, body)  # sign-ins (issue 4)
     return outcome
 
 
@@ -154,4 +156,9 @@ def ack(notification_id: uuid.UUID, request: Request, body: AckRequest | None = 
         device = device_auth.authenticate(session.connection(), authorization)
         reply = notifications.acknowledge(session, device, str(notification_id),
                                           response=response, now=ctx.now())
+        # an answered "was this you?" notification answers its sign-in (issue 4)
+        my_logins.answer_from_notification(session, employee_id=device.employee_id,
+                                           device_id=device.device_id,
+                                           notification_id=str(notification_id),
+                                           response=reply["response"], now=ctx.now())
     return _json(reply)

@@ -35,9 +35,14 @@ class RequestMiddleware:
     """Wraps the app; see the module docstring."""
 
     def __init__(self, app: Any, *, max_body_bytes: int, metrics: Registry,
-                 log_requests: bool) -> None:
+                 log_requests: bool, path_limits: dict[str, int] | None = None) -> None:
         self.app, self.limit, self.metrics = app, max_body_bytes, metrics
         self.log_requests = log_requests
+        self.path_limits = path_limits or {}  # path prefix -> its own limit (sign-in uploads)
+
+    def _limit_for(self, path: str) -> int:
+        return next((limit for prefix, limit in self.path_limits.items()
+                     if path.startswith(prefix)), self.limit)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -56,16 +61,17 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
+        limit = self._limit_for(scope.get("path", ""))
         try:
             declared = _header(scope, b"content-length")
-            if declared and declared.isdigit() and int(declared) > self.limit:
-                await self._too_large(send_with_id, rid)
+            if declared and declared.isdigit() and int(declared) > limit:
+                await self._too_large(send_with_id, rid, limit)
             else:
-                await self.app(scope, self._limited(receive), send_with_id)
+                await self.app(scope, self._limited(receive, limit), send_with_id)
         except BodyTooLarge:
             if status["sent"]:
                 raise
-            await self._too_large(send_with_id, rid)
+            await self._too_large(send_with_id, rid, limit)
         except Exception:
             # Reached only for errors no handler took; answer JSON (with the id) and log once.
             access_log.exception("unhandled error", extra={"request_id": rid})
@@ -77,7 +83,7 @@ class RequestMiddleware:
         finally:
             self._observe(scope, status["code"], time.perf_counter() - started, rid)
 
-    def _limited(self, receive: Any) -> Any:
+    def _limited(self, receive: Any, limit: int) -> Any:
         seen = 0
 
         async def limited_receive() -> Message:
@@ -85,15 +91,15 @@ class RequestMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
         return limited_receive
 
-    async def _too_large(self, send: Any, rid: str) -> None:
+    async def _too_large(self, send: Any, rid: str, limit: int) -> None:
         await self._send_json(send, 413, {
             "error": "body_too_large", "request_id": rid,
-            "message": f"Request body is larger than the limit of {self.limit} bytes."})
+            "message": f"Request body is larger than the limit of {limit} bytes."})
 
     @staticmethod
     async def _send_json(send: Any, status: int, payload: dict[str, Any]) -> None:

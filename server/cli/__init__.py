@@ -13,6 +13,7 @@ from server.cli.ops_cmds import migrate, run, show_settings
 from server.cli.publish_cmd import publish
 from server.cli.recovery_cmds import assess, mark_lost, recovery
 from server.cli.rules_cmd import rules
+from server.cli.signin_cmds import COMMANDS as SIGNIN_COMMANDS
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,3 +30,5 @@ for _command in (run, migrate, show_settings, create_admin, employees, enroll_to
 main.add_command(recovery)  # seal on idle (issue 6): recovery keygen/export, lost devices
 devices.add_command(assess)
 devices.add_command(mark_lost)
+for _command in SIGNIN_COMMANDS:  # sign-ins (issue 4): ingest, logins, connectors
+    main.add_command(_command)

@@ -61,13 +61,20 @@ def export(config_file: str | None, device_id: str, out_file: str | None,
     """Give the escrowed (wrapped) seal key of DEVICE_ID for `heedful-agent recover`."""
     if out_file and os.path.exists(out_file):
         raise click.ClickException(f"{out_file} exists already; choose another file")
-    with open_database(get_settings(config_file)) as db, db.transaction() as session:
-        found = escrow.export(session, device_id, key_id=key_id, actor=cli_actor(),
-                              now=utc_now())
-        if out_file:  # inside the transaction: no audit entry for a file never written
-            fd = os.open(out_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(found.blob)
+    tmp = f"{out_file}.{os.getpid()}.tmp" if out_file else None
+    try:
+        with open_database(get_settings(config_file)) as db, db.transaction() as session:
+            found = escrow.export(session, device_id, key_id=key_id, actor=cli_actor(),
+                                  now=utc_now())
+            if tmp:  # written before the audit entry commits, published after it did
+                _write_private(tmp, found.blob)
+        if out_file and tmp:
+            os.link(tmp, out_file)  # fails rather than replace a file made meanwhile
+    except FileExistsError:
+        raise click.ClickException(f"{out_file} appeared meanwhile; export again") from None
+    finally:
+        if tmp and os.path.exists(tmp):
+            os.unlink(tmp)
     if not out_file:
         sys.stdout.write(found.blob.decode("utf-8") + "\n")
     click.echo(f"# device {device_id}: key id {found.key_id}, wrapped to recovery key "
@@ -75,6 +82,14 @@ def export(config_file: str | None, device_id: str, out_file: str | None,
     if found.other_key_ids:
         click.echo(f"# older key ids also held (use --key-id): {', '.join(found.other_key_ids)}",
                    err=True)
+
+
+def _write_private(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def render(result: dict[str, Any]) -> list[str]:

@@ -23,13 +23,14 @@ from rules import escrow as escrow_format
 from server.services import audit
 from server.services.audit import Actor
 from server.services.clock import rfc3339
-from server.services.errors import InvalidInput, NotFound, ServiceError
+from server.services.errors import Conflict, InvalidInput, NotFound, ServiceError
 from server.services.recovery_keys import RecoveryPublicKey
 from server.storage import devices as device_store
 from server.storage import escrow as escrow_store
 
 KEY_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_BLOB_CHARS = 4096
+MAX_KEYS_PER_DEVICE = 20  # a device makes a new key only if it lost the old one
 
 
 class RecoveryKeyNotConfigured(ServiceError):
@@ -98,6 +99,11 @@ def accept_upload(session: Session, *, device_id: str, key_id: str, blob: str,
                   now: datetime) -> Receipt:
     """Store a device's escrow (idempotent); the first upload of a key is audited."""
     doc = check_blob(blob, device_id=device_id, key_id=key_id, recovery_key=recovery_key)
+    held = escrow_store.escrows_of(session, device_id)
+    if len(held) >= MAX_KEYS_PER_DEVICE and not any(
+            (r.key_id, r.recipient) == (key_id, doc["recipient"]) for r in held):
+        raise Conflict(f"this device has {len(held)} escrowed keys already; an administrator "
+                       "must look at why it keeps making new ones")
     stored = escrow_store.store(session, device_id=device_id, key_id=key_id,
                                 recipient=doc["recipient"], blob=blob, now=now)
     if stored.created:

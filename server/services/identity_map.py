@@ -68,11 +68,11 @@ class IdentityMapper:
         for start in range(0, len(names), 900):
             chunk = names[start:start + 900]
             emails.update(conn.execute(select(Employee.email, Employee.id)
-                                       .where(Employee.email.in_(chunk))).tuples().all())
+                                       .where(Employee.email.in_(chunk))).all())
         wanted = sorted(keys | bare)
         for start in range(0, len(wanted), 900):
             chunk = wanted[start:start + 900]
             aliases.update(conn.execute(
                 select(EmployeeAlias.alias_normalised, EmployeeAlias.employee_id)
-                .where(EmployeeAlias.alias_normalised.in_(chunk))).tuples().all())
+                .where(EmployeeAlias.alias_normalised.in_(chunk))).all())
         return emails, aliases

@@ -35,12 +35,18 @@ class LoginPolicy:
 
 
 DEFAULT = LoginPolicy(DetectorPolicy(), frozenset(DETECTORS))
+_BY_VERSION: dict[int, LoginPolicy] = {}
 
 
 def current_policy(session: Session) -> LoginPolicy:
     """The policy of the newest published bundle; the defaults if none (or it is unreadable,
     which is logged: detection must go on)."""
-    row = rulesets.latest(session)
+    version = rulesets.latest_version(session)
+    if version is None:
+        return DEFAULT
+    if version in _BY_VERSION:  # published bundles never change; parsing one can be slow
+        return _BY_VERSION[version]
+    row = rulesets.get(session, version)
     if row is None:
         return DEFAULT
     try:
@@ -49,5 +55,9 @@ def current_policy(session: Session) -> LoginPolicy:
         log.exception("rules v%s unreadable; sign-in detectors use defaults", row.version)
         return DEFAULT
     section = bundle.login_alerts
-    return LoginPolicy(DetectorPolicy.from_login_alerts(section), frozenset(section.notify),
-                       row.version)
+    policy = LoginPolicy(DetectorPolicy.from_login_alerts(section), frozenset(section.notify),
+                         row.version)
+    if len(_BY_VERSION) > 16:
+        _BY_VERSION.clear()
+    _BY_VERSION[version] = policy
+    return policy

@@ -13,7 +13,7 @@ ROLES = ("security_admin", "helpdesk", "auditor")
 
 # devices.assess: the lost-device assessment (a read, but each one is audited)
 _READ = {"devices.read", "employees.read", "tokens.read", "rules.read", "audit.read",
-         "api_tokens.read", "nudges.read", "devices.assess"}
+         "api_tokens.read", "signins.read", "nudges.read", "devices.assess"}
 _WRITE = {"devices.revoke", "employees.write", "tokens.write", "rules.publish",
           "api_tokens.write", "devices.mark_lost"}
 
@@ -21,7 +21,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # nudge_reports.read: reported site names, for whoever maintains the category lists
     "security_admin": frozenset(_READ | _WRITE | {"cases.read", "cases.write",
                                                   "nudge_reports.read"}),
-    "helpdesk": frozenset({"devices.read", "employees.read", "cases.read", "cases.write"}),
+    "helpdesk": frozenset({"devices.read", "employees.read", "cases.read", "cases.write",
+                           "signins.read"}),
     "auditor": frozenset(_READ | {"cases.read"}),
 }
 
