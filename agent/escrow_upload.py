@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import AgentError, DeviceInvalid
-from agent.seal.keys import KeyStoreError, escrow_device_key, load_device_key
+from agent.seal.keys import MARKER_FILE, KeyStoreError, escrow_device_key, load_device_key
 from agent.uplink import Uplink
 from rules import escrow
 
@@ -59,6 +59,8 @@ class EscrowUploader:
 
     def save_status(self, status: str, **fields: Any) -> str:
         """Record `status` (and what was escrowed, on success); returns it."""
+        if not fields and self.record().get("status") == status:
+            return status  # unchanged: no write every check-in
         self.store.put_state(STATE_KEY, {**self.record(), "status": status,
                                          "at": self.clock(), **fields})
         return status
@@ -98,7 +100,8 @@ class EscrowUploader:
         try:
             device_key = self.load_key(self.home, create_key)
         except KeyStoreError as exc:
-            missing = not create_key and "no device key" in str(exc)
+            # no key was ever made here (the seal stack writes the marker when it makes one)
+            missing = not create_key and not (self.home / MARKER_FILE).exists()
             return self.save_status(NO_KEY if missing else f"failed: {exc}"[:200])
         key_id = device_key.key_id.hex()
         body = {"key_id": key_id,

@@ -101,12 +101,20 @@ class NudgeRule(_Strict):
 
 
 class SealSettings(_Strict):
-    """Sealing on idle: when, and which folders."""
+    """Sealing on idle: when, which folders, what happens on return, what is reported."""
 
     idle_threshold_seconds: StrictInt = Field(default=300, ge=30)
     protected_folders: tuple[FolderText, ...] = ("~/Sensitive", "Downloads")
     seal_on_lock: bool = Field(default=True, strict=True)
     seal_before_sleep: bool = Field(default=True, strict=True)
+    unseal_on_return: bool = Field(
+        default=True, strict=True,
+        description="Unseal an away period's files when the employee returns; false keeps "
+                    "them sealed until the employee unseals them (tray or `unseal-now`).")
+    report_paths: bool = Field(
+        default=False, strict=True,
+        description="Send the paths of pending (exposed) files, relative to their protected "
+                    "folder, in check-ins and seal events; counts are always sent.")
 
     @field_validator("idle_threshold_seconds")
     @classmethod

@@ -108,24 +108,24 @@ def _finish_unseal(op: Op, journal: Journal, ops: FileOps) -> str:
 
 
 def sweep_orphans(folder: Path, journal: Journal, ops: FileOps) -> list[Path]:
-    """Delete temporary files no journal entry explains, when their source still exists.
+    """Delete temporary files in `folder` (not below) that no journal entry explains, when
+    their source still exists.
 
     Only possible if the journal database was lost; a temporary file whose source is gone is
     left alone (it may be the only copy) and returned so it can be reported.
     """
     known = {op.tmp for op in journal.open_ops()}
     left: list[Path] = []
-    for dirpath, _dirs, files in os.walk(folder):
-        for name in files:
-            path = Path(dirpath, name)
-            if not names.is_work_name(name) or path in known:
-                continue
-            base = name[1:].removesuffix(names.SEAL_TEMP_SUFFIX).removesuffix(
-                names.UNSEAL_TEMP_SUFFIX)
-            source = path.with_name(base if name.endswith(names.SEAL_TEMP_SUFFIX)
-                                    else base + names.SEALED_SUFFIX)
-            if _lstat(source) is not None:
-                ops.unlink(path)
-            else:
-                left.append(path)
+    for name in sorted(os.listdir(folder)):
+        path = folder / name
+        if not names.is_work_name(name) or path in known:
+            continue
+        base = name[1:].removesuffix(names.SEAL_TEMP_SUFFIX).removesuffix(
+            names.UNSEAL_TEMP_SUFFIX)
+        source = path.with_name(base if name.endswith(names.SEAL_TEMP_SUFFIX)
+                                else base + names.SEALED_SUFFIX)
+        if _lstat(source) is not None:
+            ops.unlink(path)
+        else:
+            left.append(path)
     return left

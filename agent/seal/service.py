@@ -31,6 +31,7 @@ from agent.seal.folders import ProtectedFolder, excluding
 from agent.seal.passes import Passes
 from agent.seal.pending import Notes, PendingJournal, apply_notes
 from agent.seal.policy import SealPolicy
+from agent.seal.recovery import sweep_orphans
 from agent.seal.reporting import Reporter
 from agent.seal.status import SealStatus, build_status
 from agent.seal.watcher import FolderWatcher, ScanResult, scan
@@ -93,6 +94,10 @@ class SealService(Passes):
         with self.exclusive():
             self.engine.recover()
             result = scan(self.folders, self.pending, self.engine.journal)
+            for folder in {p.parent for p in result.work_files}:  # only if the journal was lost
+                left = sweep_orphans(folder, self.engine.journal, self.engine.ops)
+                if left:
+                    log.warning("%d temporary files have no source; left in place", len(left))
         left_away = self.engine.journal.db.get_meta(AWAY_SESSION)
         if left_away:  # the agent stopped while away; starting again means someone logged in
             self._mark_away("")

@@ -153,12 +153,13 @@ def seal_running(snap: Snapshot, events: Sequence[SealRecord],
 
 def decide(evidence: Evidence, now: datetime) -> Verdict:
     """The verdict for `evidence` as of `now` (rules in the module docstring)."""
-    if evidence.last_checkin_at is None:
+    last = evidence.last_checkin_at
+    if last is None:
         return Verdict(UNKNOWN, "Unknown: the device never checked in.",
                        ("The server has no report from this device, so nothing is known about "
                         "the files on it.",))
     snap = snapshot(evidence.state)
-    reported = when(evidence.last_checkin_at)
+    reported = when(last)
     if snap is None:
         version = (evidence.state or {}).get("agent_version") or "unknown"
         return Verdict(UNKNOWN, "Unknown: the last check-in carried no seal status.",
@@ -172,7 +173,7 @@ def decide(evidence: Evidence, now: datetime) -> Verdict:
                                         "back into plaintext.",))
     if snap.pending_files == 0:
         return _nothing_pending(evidence, snap, last_input, reported)
-    return _pending(evidence, snap, last_input, reported, now)
+    return _pending(evidence, snap, last, last_input, now)
 
 
 def _nothing_pending(evidence: Evidence, snap: Snapshot, last_input: datetime | None,
@@ -199,12 +200,11 @@ def _nothing_pending(evidence: Evidence, snap: Snapshot, last_input: datetime | 
     return Verdict(NO_FRESH_PLAINTEXT, "No fresh plaintext at its last report.", tuple(reasons))
 
 
-def _pending(evidence: Evidence, snap: Snapshot, last_input: datetime | None, reported: str,
+def _pending(evidence: Evidence, snap: Snapshot, last: datetime, last_input: datetime | None,
              now: datetime) -> Verdict:
-    what = files_and_bytes(snap.pending_files, snap.pending_bytes)
-    base = evidence.last_checkin_at if last_input is None else last_input
-    assert base is not None  # a check-in exists (decide checked)
-    due = base + timedelta(seconds=evidence.idle_threshold_seconds)
+    """Files were pending at the last report (`last`): rules 6 to 8."""
+    what, reported = files_and_bytes(snap.pending_files, snap.pending_bytes), when(last)
+    due = (last_input or last) + timedelta(seconds=evidence.idle_threshold_seconds)
     notes = _pending_notes(snap)
     running, started_at = seal_running(snap, evidence.seal_events, last_input)
     if running:
@@ -220,12 +220,12 @@ def _pending(evidence: Evidence, snap: Snapshot, last_input: datetime | None, re
                                             f"{duration(evidence.idle_threshold_seconds)}): a "
                                             "laptop still running seals them then. Assess "
                                             "again after that time.", *notes), due)
-    silent = duration((now - evidence.last_checkin_at).total_seconds())  # type: ignore[operator]
+    silent = duration((now - last).total_seconds())
     reasons = [f"{what} were plaintext at its last report ({reported}), the seal fell due at "
                f"{when(due)}, and the device has reported nothing since (silent for {silent}; "
                f"idle threshold {duration(evidence.idle_threshold_seconds)}), so nothing shows "
                "they were sealed."]
-    if due <= evidence.last_checkin_at:  # type: ignore[operator]
+    if due <= last:
         reasons.append("They were still plaintext although the seal was already due when it "
                        "reported: something kept them from being sealed.")
     return Verdict(LIKELY_EXPOSURE, f"Likely exposure: {what} not known to be sealed.",

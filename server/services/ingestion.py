@@ -184,12 +184,13 @@ class Ingestor:
         checkins = self._load(unique)
         received = self.now()
         judged, known_rows = [], []
+        locate, no_flags = self.locate, []
         for signin, employee_id in unique:
-            place = self.locate(signin.source_ip)
-            flags: list[Flag] = []
+            place = locate(signin.source_ip)
+            flags: list[Flag] = no_flags
             if employee_id is not None:
                 flags = self._judge(signin, employee_id, place, checkins, known_rows, received)
-            notify = employee_id is not None and self.policy.notifies([f.kind for f in flags])
+            notify = bool(flags) and self.policy.notifies([f.kind for f in flags])
             judged.append(Judged(signin, employee_id, place, flags, notify,
                                  row_tuple(signin, employee_id, place, len(flags), None,
                                            received)))

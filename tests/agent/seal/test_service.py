@@ -253,3 +253,11 @@ def test_files_sealed_before_a_restart_are_unsealed_when_the_agent_starts_again(
     assert [e.reason for e in second.drain_events()] == ["restart"]
     third = make()
     assert third.drain_events() == []  # nothing left over
+
+
+def test_start_up_sweeps_temporary_files_a_lost_journal_left_behind(setup) -> None:
+    root, files, make = setup
+    (root / "clients" / ".b.pdf.heedful-seal.tmp").write_bytes(b"torn, journal lost")
+    (root / ".gone.txt.heedful-unseal.tmp").write_bytes(b"maybe the only copy")
+    make()
+    assert listing(root) == sorted([*files, ".gone.txt.heedful-unseal.tmp"])
