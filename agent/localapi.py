@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from agent.errors import NotEnrolled, TransportError
 from agent.local_notifications import NoHandler
+from agent.local_requests import NotRunning, Refused
 from agent.paths import LOCALAPI_FILE, SECRET_FILE, write_private
 
 log = logging.getLogger("agent.localapi")
@@ -34,6 +35,10 @@ PROXIED = {("GET", re.compile(r"^/v1/me/logins$")): "/me/logins",
            ("POST", re.compile(r"^/v1/me/logins/([A-Za-z0-9-]{1,64})/answer$")):
                "/me/logins/{0}/answer"}
 NUDGE_CHOICE = re.compile(r"^/v1/nudges/([A-Za-z0-9-]{1,64})/choice$")
+# (method, path) -> (request name, the sensor that answers it): see agent/local_requests.py
+SENSOR_REQUESTS = {("POST", "/v1/seal/now"): ("seal.now", "seal"),
+                   ("POST", "/v1/seal/unseal"): ("seal.unseal", "seal"),
+                   ("GET", "/v1/seal/status"): ("seal.status", "seal")}
 
 
 def ensure_secret(home: Path) -> str:
@@ -120,6 +125,9 @@ class LocalApi:
         match = NUDGE_CHOICE.match(path)
         if method == "POST" and match:
             return self.nudge_choice(match[1], body if isinstance(body, dict) else {})
+        if (method, path) in SENSOR_REQUESTS:
+            name, sensor = SENSOR_REQUESTS[method, path]
+            return self.sensor_request(name, sensor, body if isinstance(body, dict) else {})
         for (verb, pattern), target in PROXIED.items():
             found = pattern.match(path)
             if method == verb and found:
@@ -151,6 +159,17 @@ class LocalApi:
         except KeyError as exc:
             return 404, _error("not_found", str(exc.args[0] if exc.args else exc))
         return 200, reply
+
+    def sensor_request(self, name: str, sensor: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """A request answered by a running sensor (e.g. `seal.now`), on this thread."""
+        try:
+            return 200, self.agent.host.requests.call(name, body)
+        except NotRunning:
+            return 503, _error("unavailable", f"the {sensor} sensor is not running on this "
+                               "agent (still starting, restarting after a crash, or not part "
+                               "of this agent); try again shortly")
+        except Refused as exc:
+            return exc.status, _error(exc.code, exc.message)
 
     def proxy(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         """Forward to the server with the device credential; errors get a clear shape."""

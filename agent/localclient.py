@@ -8,6 +8,7 @@ Stdlib only (http.client), so the tray stays light. It finds the running agent t
     for n in client.notifications(after=0, wait=25): ...   # long poll
     client.ack(n["id"], response="was_me")
     client.choose_nudge(n["id"], "why")["explanation"]     # a notification of kind "nudge"
+    client.seal_now()["sealed_files"]; client.seal_status()["pending_files"]
 """
 
 from __future__ import annotations
@@ -125,6 +126,21 @@ class LocalClient:
     def checkin_now(self) -> dict[str, Any]:
         """Check in at once and return the outcome."""
         return self.call("POST", "/v1/checkin", {}, timeout=40.0)
+
+    def seal_now(self, *, timeout: float = 960.0) -> dict[str, Any]:
+        """Seal every pending file now and wait for the pass (the `seal_finished` payload:
+        `sealed_files`, `busy_files`, `failed_files`, `remaining_files`, ...). It can take
+        minutes for many GB: call it off the UI thread."""
+        return self.call("POST", "/v1/seal/now", {}, timeout=timeout)
+
+    def unseal(self, *, timeout: float = 960.0) -> dict[str, Any]:
+        """Unseal what stayed sealed (the policy kept the files sealed on return, or they
+        were sealed on request); the `unseal_finished` payload (`unsealed_files`, ...)."""
+        return self.call("POST", "/v1/seal/unseal", {}, timeout=timeout)
+
+    def seal_status(self) -> dict[str, Any]:
+        """Pending, busy and sealed counts, last seal, key store and folders."""
+        return self.call("GET", "/v1/seal/status")
 
     def my_logins(self) -> Any:
         """The employee's sign-ins, from the server."""

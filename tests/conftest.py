@@ -19,6 +19,10 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "HEEDFUL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+# The seal device key lives under one fixed keyring entry per OS user: tests (and the agent
+# processes they start, which inherit this) must never read or write the developer's real
+# OS key store. Tests of the keyring path pass their own backend.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 
 def postgres_required() -> bool:

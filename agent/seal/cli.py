@@ -115,7 +115,7 @@ def seal_status(as_json: bool, home: str | None) -> None:
     from agent.seal.journal import Journal
     from agent.seal.keys import KeyStoreError, load_device_key
     from agent.seal.pending import PendingJournal
-    from agent.seal.setup import SEAL_DB
+    from agent.seal.setup import SEAL_DB, never_sealed
     from agent.seal.status import build_status
     from agent.seal.watcher import scan
 
@@ -129,7 +129,7 @@ def seal_status(as_json: bool, home: str | None) -> None:
     try:
         journal, pending = Journal(db), PendingJournal(db)
         if running == "agent not running":  # nobody keeps the journal current: look now
-            scan(excluding(folders, state), pending, journal)
+            scan(excluding(folders, *never_sealed(state)), pending, journal)
         status = build_status(journal, pending, folders, policy, key_status=key_status,
                               state=running)
     finally:

@@ -79,6 +79,17 @@ def folder_of(path: str | os.PathLike[str],
 
 
 def excluding(folders: Iterable[ProtectedFolder], *paths: Path) -> list[ProtectedFolder]:
-    """The same folders, never sealing anything under `paths` (the agent's state folder)."""
-    keep = tuple(Path(os.path.abspath(p)) for p in paths)
-    return [ProtectedFolder(f.spec, f.path, f.exclude + keep) for f in folders]
+    """The same folders, never sealing anything under `paths` (the agent's state folder).
+
+    Each excluded path is also written as seen through the folder's own path, so a protected
+    folder reached through a symbolic link (`~/Downloads` -> `/data/dl`) still skips it.
+    """
+    keep = [Path(os.path.abspath(p)) for p in paths]
+    out = []
+    for folder in folders:
+        real = Path(os.path.realpath(folder.path))
+        aliases = [folder.path / Path(os.path.realpath(p)).relative_to(real) for p in keep
+                   if _is_within(Path(os.path.realpath(p)), real)]
+        extra = tuple(dict.fromkeys(p for p in (*keep, *aliases) if p not in folder.exclude))
+        out.append(ProtectedFolder(folder.spec, folder.path, folder.exclude + extra))
+    return out

@@ -7,6 +7,7 @@ with the same lock file (`seal.lock`).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,20 @@ def folders_for(specs: Iterable[str], known: Mapping[str, Path],
     return resolve_protected_folders(specs, known, home or Path.home())
 
 
+def never_sealed(home: Path) -> tuple[Path, ...]:
+    """Folders the agent refuses to seal even inside a protected folder: its state folder
+    `home` (the journal and key must stay readable) and the installation it runs from (the
+    Python environment, e.g. a checkout's `.venv`, and the folder holding the agent's own
+    code), since sealing those would stop the agent - and unsealing - from starting again."""
+    import agent
+
+    code = Path(agent.__file__).resolve().parent.parent  # a checkout, or site-packages
+    found = [Path(home), Path(sys.prefix), Path(sys.exec_prefix), code]
+    if sys.executable:  # a frozen (PyInstaller) agent's own folder; "" when embedded
+        found.append(Path(sys.executable).parent)
+    return tuple(dict.fromkeys(found))
+
+
 @dataclass
 class SealStack:
     """Everything sealing needs for one state folder."""
@@ -71,5 +86,5 @@ def build(home: Path, *, folders: list[ProtectedFolder], policy: SealPolicy,
     service = SealService(engine, PendingJournal(db, clock), folders, policy=policy,
                           key_status=device_key.status(), clock=clock, emit=emit,
                           process_lock=ProcessLock(home / SEAL_LOCK), lock_timeout=lock_timeout,
-                          exclude=(home,))  # the journal must never seal itself
+                          exclude=never_sealed(home))
     return SealStack(db, engine, service, device_key)

@@ -16,7 +16,9 @@ The shape follows mitmproxy's addons. A sensor is a subclass of `Sensor` that
    `ctx.publish(name, **data)` broadcasts a signal to the other sensors, `ctx.set_state(key,
    value)` puts a value in the check-in state and `status` (e.g. `seal` counters);
    `ctx.notify(item)` shows a local notification in the tray (never sent to the server) and
-   `ctx.answer_choices(kind, handler)` receives the tray's choices on them.
+   `ctx.answer_choices(kind, handler)` receives the tray's choices on them;
+   `ctx.answer_requests(name, handler)` answers a local API request of the tray (e.g. the seal
+   sensor's `seal.now`) while the sensor runs.
 
 A sensor keeps its own files in `ctx.state_dir` (the agent's private state folder);
 `ctx.home_country()` is the employee's home country from the enrolment.
@@ -133,6 +135,15 @@ class SensorContext:
         local = getattr(self._host.notifications, "local", None)
         if local is not None:
             local.handle(kind, handler)
+
+    def answer_requests(self, name: str,
+                        handler: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Answer the tray's local API request `name` (`handler(body)` returns the reply, on
+        the API's thread) until this sensor stops or crashes; then the tray is told the
+        sensor is not running (agent.local_requests)."""
+        requests = getattr(self._host, "requests", None)
+        if requests is not None:
+            requests.handle(name, handler, owner=self.name)
 
     def spawn(self, target: Callable[[], None], name: str = "") -> threading.Thread:
         """Run `target` in a daemon thread; an exception there counts as this sensor's crash."""

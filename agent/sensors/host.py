@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agent.events import Signal
+from agent.local_requests import LocalRequests
 from agent.sensors import Sensor, SensorContext
 
 log = logging.getLogger("agent.sensors")
@@ -55,6 +56,7 @@ class SensorHost:
         self.listeners: list[Callable[[Signal], None]] = []
         self.on_emitted: Callable[[int], None] | None = None  # set by the runtime
         self.notifications: Any = None  # set by the runtime: the tray's stream (ctx.notify)
+        self.requests = LocalRequests()  # the tray's requests to running sensors (local API)
         self._stopping = threading.Event()
         self._slots = {s.name: _Slot(s, SensorContext(name=s.name, host=self, platform=platform,
                                                        settings=settings, clock=clock))
@@ -171,6 +173,7 @@ class SensorHost:
                                                 else sensor.tick_seconds)
 
     def _safe_stop(self, slot: _Slot) -> None:
+        self.requests.withdraw(slot.sensor.name)  # the tray now hears "not running"
         try:
             slot.sensor.stop()
         except Exception:

@@ -7,10 +7,18 @@ writes what the folder watcher saw into the pending journal, seals files that be
 while away and puts the counters in the check-in state (`state.seal`). Passes run on a thread
 made with `ctx.spawn`, so this sensor's inbox never waits on file work; events
 (`seal_started`, `seal_finished`, `unseal_finished`, `seal_error`) go to the outbox.
+
+The tray reaches it through the local API (`ctx.answer_requests`): `seal.now` and
+`seal.unseal` queue a pass on the same worker thread (after any pass already running) and wait
+for its outcome; `seal.status` reads the journal. The policy fields come from the rule bundle's
+`seal` section (`rules.model.SealSettings`), the Option names matching the field names.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +31,16 @@ from agent.events import (
     Event,
     Signal,
 )
+from agent.local_requests import Refused
 from agent.sensors import Option, Sensor, SensorContext
 
 REFRESH_WATCHES_EVERY = 60.0
+REQUEST_WAIT = 900.0  # a tray's seal-now waits this long for its pass (many GB take minutes)
 
 
 def _seal(name: str, default: Any) -> Any:
-    """Read a field of the bundle's `seal` section (absent in older rule models: default)."""
+    """Read a field of the bundle's `seal` section (`rules.model.SealSettings`; a section
+    without the field, e.g. from a test double, gives the default)."""
     return lambda bundle: getattr(bundle.seal, name, default)
 
 
@@ -63,6 +74,9 @@ class SealSensor(Sensor):
         self.ctx: Any = None  # the SensorContext once started
         self.stack: Any = None
         self._last_refresh = 0.0
+        self._waiting: set[Future] = set()  # tray requests queued on the worker
+        self._lock = threading.Lock()
+        self._stopping = False
 
     def configure(self, options, updated) -> None:
         self.values = dict(options)
@@ -89,7 +103,7 @@ class SealSensor(Sensor):
     def start(self, ctx: SensorContext) -> None:
         from agent.seal.setup import build
 
-        self.ctx = ctx
+        self.ctx, self._stopping = ctx, False
         home = self.home or Path(ctx._host.store.home)  # the agent's state folder
         self.stack = build(home, folders=self._folders(), policy=self._policy(),
                            clock=ctx.clock, emit=self._emit, **self.engine_options)
@@ -97,6 +111,9 @@ class SealSensor(Sensor):
         service.start(spawn=lambda target, name: ctx.spawn(target, name))
         service.worker.submit(self._start_up)  # recovery and the start-up scan, off-thread
         self._publish()
+        ctx.answer_requests("seal.now", lambda _body: self.seal_now())
+        ctx.answer_requests("seal.unseal", lambda _body: self.unseal_now())
+        ctx.answer_requests("seal.status", lambda _body: self.seal_status())
 
     def _start_up(self) -> None:
         stack = self.stack
@@ -131,6 +148,7 @@ class SealSensor(Sensor):
         service = self.stack.service
         if self.values.get("enabled", True):
             service.tick()
+        service.drain_events()  # already in the outbox (`emit`); only the CLI reads this buffer
         now = self.ctx.clock()
         if now - self._last_refresh >= REFRESH_WATCHES_EVERY:
             self._last_refresh = now
@@ -139,6 +157,10 @@ class SealSensor(Sensor):
         return self.tick_seconds
 
     def stop(self) -> None:
+        with self._lock:  # requests whose pass has not started get a clear "not running"
+            self._stopping = True
+            for future in self._waiting:
+                future.cancel()
         if self.stack is not None:
             self.stack.close()
             self.stack = None
@@ -146,10 +168,56 @@ class SealSensor(Sensor):
     def status(self) -> dict[str, Any]:
         return {"seal": self.stack.service.status().as_dict()} if self.stack is not None else {}
 
-    def seal_now(self) -> dict[str, Any]:
-        """For the local API / tray: seal every pending file now."""
-        return self.stack.service.seal_now().as_dict()
+    def seal_now(self, timeout: float = REQUEST_WAIT) -> dict[str, Any]:
+        """For the local API / tray: seal every pending file now; the `seal_finished`
+        payload. Raises `Refused` (not running, busy, still running after `timeout`)."""
+        return self._on_worker(lambda service: service.seal_now(), "seal", timeout).as_dict()
 
-    def unseal_now(self) -> dict[str, Any]:
-        """For the local API / tray: unseal every sealed file now."""
-        return self.stack.service.unseal_now().as_dict()
+    def unseal_now(self, timeout: float = REQUEST_WAIT) -> dict[str, Any]:
+        """For the local API / tray: unseal every file this agent sealed (what the policy
+        kept sealed on return, and manual seals); the `unseal_finished` payload."""
+        return self._on_worker(lambda service: service.unseal_now(), "unseal",
+                               timeout).as_dict()
+
+    def seal_status(self) -> dict[str, Any]:
+        """For the local API / tray: the seal status with local folder paths."""
+        stack = self.stack
+        if stack is None:
+            raise Refused(503, "unavailable", "the seal sensor is not running")
+        return stack.service.status().as_dict()
+
+    def _on_worker(self, job: Callable[[Any], Any], what: str, timeout: float) -> Any:
+        """Run `job(service)` on the worker thread, after the pass in progress: passes stay
+        serialised and a stopping sensor finishes or drops it cleanly."""
+        from agent.seal.errors import SealBusyError
+
+        future: Future = Future()
+        with self._lock:
+            stack = self.stack
+            if stack is None or self._stopping:
+                raise Refused(503, "unavailable", "the seal sensor is not running")
+            self._waiting.add(future)
+
+        def run() -> None:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(job(stack.service))
+                except BaseException as exc:  # handed to the waiting request
+                    future.set_exception(exc)
+        try:
+            stack.service.worker.submit(run)
+            return future.result(timeout)
+        except CancelledError:
+            raise Refused(503, "unavailable", f"the seal sensor stopped before the {what} "
+                          "pass could start; nothing was changed") from None
+        except TimeoutError:
+            if future.done():  # the pass itself raised it
+                raise
+            raise Refused(504, "still_running", f"the {what} pass is still running after "
+                          f"{timeout:.0f} s; it finishes in the background (see "
+                          "/v1/seal/status)") from None
+        except SealBusyError as exc:
+            raise Refused(409, "busy", str(exc)) from exc
+        finally:
+            with self._lock:
+                self._waiting.discard(future)

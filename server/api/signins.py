@@ -16,7 +16,8 @@ from server.ingest import parse
 from server.ingest.formats import UnknownFormat, get_parser
 from server.services import api_tokens
 from server.services.errors import InvalidInput, NotFound, Unauthenticated
-from server.services.ingestion import Ingestor, ingest_input
+from server.services.ingest_input import ingest_input
+from server.services.ingestion import Ingestor
 from server.services.my_logins import MAX_PAGE, decode_cursor, encode_cursor
 from server.services.signin_records import signin_json
 from server.storage import employees as employee_store
@@ -41,7 +42,7 @@ def _authenticate(ctx: AppContext, token: str) -> str:
 def _ingest(ctx: AppContext, format_name: str, year: int | None,
             chunks: Iterator[bytes]) -> dict[str, Any]:
     data = ingest_input(format_name, chunks)
-    with Ingestor(ctx.db, geolocator=ctx.geolocator, now=ctx.now) as ingestor:
+    with Ingestor(ctx.db, geolocator=ctx.geolocator, now=ctx.now, pause_gc=False) as ingestor:
         ingestor.feed(parse(format_name, data, year=year, now=ctx.now()))
     return ingestor.report.as_dict()
 

@@ -19,7 +19,8 @@ from server.ingest.connectors import ConnectorError, GraphSignInConnector, OktaL
 from server.ingest.connectors.graph import GRAPH_V1
 from server.services import connector_runs
 from server.services.clock import rfc3339
-from server.services.ingestion import Ingestor, ingest_input
+from server.services.ingest_input import ingest_input
+from server.services.ingestion import Ingestor
 from server.services.signin_records import signin_json
 from server.storage import connector_cursors
 from server.storage import employees as employee_store

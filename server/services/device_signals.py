@@ -110,7 +110,8 @@ class CheckinSignals:
                 self._record_location(conn, geolocator, device_id, employee_id, ip, now)
         if events:
             items = [laptop_signin(e, device_id, ip, now) for e in events]
-            with Ingestor(db, geolocator=geolocator, now=lambda: now, overlap=False) as ingest:
+            with Ingestor(db, geolocator=geolocator, now=lambda: now, overlap=False,
+                          pause_gc=False) as ingest:
                 ingest.feed(items, employee_id=employee_id)
             for rejection in ingest.report.rejected:
                 log.warning("laptop sign-in skipped: %s", rejection["reason"])

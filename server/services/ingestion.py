@@ -13,26 +13,20 @@ that exist already create no flags and no notifications.
 
 On PostgreSQL a batch is written by a writer thread while the next one is parsed and judged,
 so the database's work overlaps Python's (two cores); SQLite writes in line. While feeding,
-Python's cyclic garbage collector is paused: a batch keeps thousands of young objects alive,
-which the collector would otherwise re-scan over and over (measured: a quarter of the CPU
-time). Reference counting still frees everything; the collector resumes after each feed.
+Python's cyclic garbage collector is paused (server.services.batch_writer says why), unless
+`pause_gc=False` (the API server, where other requests share the process).
 """
 
 from __future__ import annotations
 
-import gc
-import itertools
-import json
 import logging
-import queue
-import threading
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from server.ingest.record import Rejection, SignIn
+from server.services.batch_writer import BatchWriter, collector_paused
 from server.services.clock import Clock, utc_now
 from server.services.detectors import Flag, LocatedSignIn
 from server.services.geo import Place
@@ -104,8 +98,9 @@ class Ingestor:
 
     def __init__(self, db: Database, *, geolocator: Any, now: Clock = utc_now,
                  batch_size: int = BATCH_SIZE, policy: LoginPolicy | None = None,
-                 overlap: bool | None = None) -> None:
+                 overlap: bool | None = None, pause_gc: bool = True) -> None:
         self.db, self.geolocator, self.now = db, geolocator, now
+        self.pause_gc = pause_gc  # False inside a server shared with other requests
         self.batch_size = batch_size
         if policy is None:
             with db.transaction() as session:
@@ -115,14 +110,15 @@ class Ingestor:
         self.identities = IdentityMapper()
         self.history = HistoryCache(policy.detectors)
         self._pending: list[tuple[SignIn, int | None]] = []
-        self._writer = _Writer(self) if (db.dialect == "postgresql" if overlap is None
-                                         else overlap) else None
+        if overlap is None:
+            overlap = db.dialect == "postgresql"
+        self._writer = BatchWriter(self._store) if overlap else None
 
     def feed(self, items: Iterable[SignIn | Rejection], *,
              employee_id: int | None = None) -> None:
         """Take parsed items; `employee_id` assigns them all to one employee (laptop
         sign-ins, whose device says whose they are) instead of mapping identities."""
-        with _collector_paused():
+        with collector_paused(self.pause_gc):
             for item in items:
                 if isinstance(item, Rejection):
                     self.report.reject(item.line, item.reason)
@@ -168,6 +164,7 @@ class Ingestor:
             self._writer.stop()
 
     def locate(self, ip: str | None) -> Place:
+        """The place of `ip` ("unknown" without an address or a geolocation database)."""
         if self.geolocator is None or ip is None:
             return UNKNOWN_PLACE if ip is None else Place(kind="unknown", ip=ip)
         return self.geolocator.locate(ip)
@@ -253,87 +250,3 @@ class Ingestor:
         if not judged.notify:
             return judged.row
         return (*judged.row[:-1], str(uuid.uuid4()))
-
-
-# Line formats: parsed as the body streams in.
-LINE_FORMATS = frozenset({"sshd", "generic", "generic-csv", "generic-ndjson"})
-
-
-def ingest_input(format_name: str, chunks: Iterator[bytes]) -> bytes | Iterator[bytes]:
-    """What to hand the parser for an upload or file read as chunks. Line formats and NDJSON
-    stream chunk by chunk (the parsers treat a chunk stream as lines); a JSON array or page
-    (Okta API, Graph) or a Windows XML/JSON export is one document, read whole (an upload's
-    size is bounded by max_ingest_bytes)."""
-    if format_name in LINE_FORMATS:
-        return chunks
-    head = b""
-    for chunk in chunks:
-        head += chunk
-        if b"\n" in head.lstrip() or len(head) > 1_048_576:
-            break
-    first = head.lstrip().split(b"\n", 1)[0].strip()
-    if format_name != "windows" and first.startswith(b"{") and _is_json_object(first):
-        return itertools.chain([head], chunks)  # NDJSON: one object per line
-    return head + b"".join(chunks)
-
-
-def _is_json_object(line: bytes) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (see the module docstring); nests and threads
-    safely enough: it is re-enabled only by whoever found it enabled."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-class _Writer:
-    """A thread storing batches while the next one is prepared (PostgreSQL)."""
-
-    def __init__(self, ingestor: Ingestor) -> None:
-        self.ingestor = ingestor
-        self.queue: queue.Queue[Batch | None] = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="signin-writer", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            batch = self.queue.get()
-            try:
-                if batch is None:
-                    return
-                if self.error is None:
-                    self.ingestor._store(batch)
-            except BaseException as exc:  # handed to the caller at its next submit/wait
-                self.error = exc
-            finally:
-                self.queue.task_done()
-
-    def _raise(self) -> None:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-
-    def submit(self, batch: Batch) -> None:
-        self._raise()
-        self.queue.put(batch)
-
-    def wait(self) -> None:
-        self.queue.join()
-        self._raise()
-
-    def stop(self) -> None:
-        if self.thread.is_alive():
-            self.queue.put(None)
-            self.thread.join()

@@ -24,6 +24,7 @@ def test_defaults_of_every_section(make_data):
     assert bundle.seal.idle_threshold_seconds == 300
     assert bundle.seal.protected_folders == ("~/Sensitive", "Downloads")
     assert bundle.seal.seal_on_lock and bundle.seal.seal_before_sleep
+    assert bundle.seal.unseal_on_return is True and bundle.seal.report_paths is False
     alerts = bundle.login_alerts
     assert (alerts.impossible_travel_speed_kmh, alerts.min_distance_km) == (900.0, 500.0)
     assert (alerts.learning_days, alerts.learning_sign_ins) == (14, 10)
@@ -75,7 +76,7 @@ def test_unknown_keys_are_errors_that_list_the_allowed_keys(make_data):
     data = make_data(colour="red", seal={"idle_treshold_seconds": 60})
     assert errors_of(data) == [
         "seal.idle_treshold_seconds: unknown key; expected one of: idle_threshold_seconds, "
-        "protected_folders, seal_on_lock, seal_before_sleep",
+        "protected_folders, seal_on_lock, seal_before_sleep, unseal_on_return, report_paths",
         "colour: unknown key; expected one of: schema, version, issued_at, expires_at, "
         "categories, nudges, seal, login_alerts, checkin"]
 
@@ -134,6 +135,23 @@ def test_seal_policy_cap_and_folders(make_data):
 def test_seal_flags_are_strict_booleans(make_data):
     assert errors_of(make_data(seal={"seal_on_lock": "yes"})) == [
         "seal.seal_on_lock: expected true or false, got 'yes'"]
+    assert errors_of(make_data(seal={"unseal_on_return": 0, "report_paths": "true"})) == [
+        "seal.unseal_on_return: expected true or false, got 0",
+        "seal.report_paths: expected true or false, got 'true'"]
+
+
+def test_return_and_reporting_policy_round_trips_through_yaml_and_signing(make_data):
+    bundle = parse_bundle("version: 2\nseal:\n  unseal_on_return: false\n"
+                          "  report_paths: true\n")
+    assert bundle.seal.unseal_on_return is False and bundle.seal.report_paths is True
+    assert bundle.seal.seal_on_lock is True  # the others keep their defaults
+    shipped = bundle.to_dict()["seal"]
+    assert (shipped["unseal_on_return"], shipped["report_paths"]) == (False, True)
+    assert validate_bundle(bundle.to_dict()) == bundle
+    # a bundle signed before these fields existed still validates, with the safe defaults
+    older = make_data(seal={"idle_threshold_seconds": 120, "seal_on_lock": False})
+    seal = validate_bundle(older).seal
+    assert (seal.unseal_on_return, seal.report_paths) == (True, False)
 
 
 def test_login_alerts_detectors_and_checkin_bounds(make_data):

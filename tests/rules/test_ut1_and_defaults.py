@@ -97,6 +97,7 @@ def test_default_bundle_is_valid_and_self_contained():
     assert not source.is_resolved()
     bundle = load_default_bundle()
     assert bundle.is_resolved() and bundle.version == 1
+    assert bundle.seal.unseal_on_return is True and bundle.seal.report_paths is False
     assert set(bundle.categories) >= {"gambling", "adult", "malware", "file_sharing",
                                       "anonymizers", "crypto_mining"}
     for name, category in bundle.categories.items():

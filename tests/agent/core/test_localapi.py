@@ -120,10 +120,13 @@ def test_proxy_needs_enrolment_and_explains_a_missing_server_endpoint(api, serve
     assert (down.value.status, down.value.code) == (502, "server_unreachable")
 
 
-def test_no_seal_endpoints_in_the_core(api):
+def test_sensor_endpoints_answer_503_without_their_sensor_and_unknown_paths_404(api):
     with pytest.raises(LocalApiError) as caught:
         api[2].call("POST", "/v1/seal-now", {})
     assert caught.value.status == 404
+    with pytest.raises(LocalApiError) as caught:  # this agent runs no seal sensor
+        api[2].seal_status()
+    assert (caught.value.status, caught.value.code) == (503, "unavailable")
 
 
 def test_client_says_when_no_agent_runs(tmp_path: Path):

@@ -83,8 +83,11 @@ def test_sensor_seals_on_idle_and_unseals_on_return(tmp_path: Path) -> None:
 
 
 def agent_cli(*args: str, home: Path, state: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HOME": str(home), "HEEDFUL_AGENT_HOME": str(state)}
-    env.pop("XDG_CONFIG_HOME", None)
+    # the employee's home and key store are the test's, never the developer's own
+    env = {**os.environ, "HOME": str(home), "HEEDFUL_AGENT_HOME": str(state),
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        env.pop(name, None)
     return subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", *args],
                           env=env, capture_output=True, text=True, timeout=120)
 

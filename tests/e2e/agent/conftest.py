@@ -5,6 +5,12 @@ a fresh database (SQLite, or PostgreSQL through the `database_url` fixture). The
 from `.venv/bin/heedful-agent run --home TMP`. Tests drive the agent through its local API
 (the same client the tray uses) and look at the server's database through the server's own
 storage functions.
+
+Every agent process runs with `HOME` (and the XDG folders) in the test's temporary folder and
+keyring's "fail" backend: the real seal sensor seals `~/Downloads` and `~/Sensitive`, and the
+browsing sensor reads browser history under `~`, so an agent started by a test must never see
+the developer's own home, nor their OS key store. `AgentProcess(env=...)` may name another
+temporary home; the real one is refused.
 """
 
 from __future__ import annotations
@@ -140,16 +146,34 @@ class ServerProcess:
             self._db.dispose()
 
 
+def isolated_user_env(user_home: Path) -> dict[str, str]:
+    """Environment naming `user_home` (created) as the employee's home for an agent process."""
+    for sub in (".config", ".local/share", ".cache"):
+        (user_home / sub).mkdir(parents=True, exist_ok=True)
+    return {"HOME": str(user_home), "XDG_CONFIG_HOME": str(user_home / ".config"),
+            "XDG_DATA_HOME": str(user_home / ".local/share"),
+            "XDG_CACHE_HOME": str(user_home / ".cache"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+
+
 class AgentProcess:
-    """A real heedful-agent with its own state folder."""
+    """A real heedful-agent with its own state folder and a temporary employee home
+    (`user_home`, next to the state folder unless `env` names another `HOME`)."""
 
     def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
-        self.env = {**os.environ, "HEEDFUL_AGENT_HOME": str(home),
+        env = dict(env or {})
+        self.user_home = Path(env.get("HOME") or home.parent / "user-home")
+        real_home = Path(os.path.expanduser("~")).resolve()
+        if self.user_home.resolve() == real_home:
+            raise AssertionError(f"refusing to run a test agent in the real home {real_home}: "
+                                 "its seal sensor would seal the developer's files")
+        self.env = {**os.environ, **isolated_user_env(self.user_home),
+                    "HEEDFUL_AGENT_HOME": str(home),
                     "HEEDFUL_AGENT_RULES_RETRY_SECONDS": "0",
                     "HEEDFUL_AGENT_SIGNINS_POLL_SECONDS": "0.5",
                     "HEEDFUL_AGENT_WTMP_PATH": str(home.parent / "wtmp"),
-                    "HEEDFUL_AGENT_BTMP_PATH": str(home.parent / "btmp"), **(env or {})}
+                    "HEEDFUL_AGENT_BTMP_PATH": str(home.parent / "btmp"), **env}
         self.proc: subprocess.Popen | None = None
         self.client = LocalClient(home)
 

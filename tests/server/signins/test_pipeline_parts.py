@@ -15,7 +15,7 @@ from server.ingest import Rejection, SignIn, parse
 from server.services.device_signals import laptop_signin, window_start
 from server.services.errors import InvalidInput
 from server.services.identity_map import IdentityMapper, bare_name
-from server.services.ingestion import ingest_input
+from server.services.ingest_input import ingest_input
 from server.services.my_logins import decode_cursor, encode_cursor
 
 NOW = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
