@@ -20,7 +20,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from agent.errors import NotEnrolled, TransportError
 from agent.local_notifications import NoHandler
@@ -35,6 +35,8 @@ PROXIED = {("GET", re.compile(r"^/v1/me/logins$")): "/me/logins",
            ("POST", re.compile(r"^/v1/me/logins/([A-Za-z0-9-]{1,64})/answer$")):
                "/me/logins/{0}/answer"}
 NUDGE_CHOICE = re.compile(r"^/v1/nudges/([A-Za-z0-9-]{1,64})/choice$")
+PAGING_KEYS = ("cursor", "limit")
+
 # (method, path) -> (request name, the sensor that answers it): see agent/local_requests.py
 SENSOR_REQUESTS = {("POST", "/v1/seal/now"): ("seal.now", "seal"),
                    ("POST", "/v1/seal/unseal"): ("seal.unseal", "seal"),
@@ -131,7 +133,7 @@ class LocalApi:
         for (verb, pattern), target in PROXIED.items():
             found = pattern.match(path)
             if method == verb and found:
-                return self.proxy(method, target.format(*found.groups()), body)
+                return self.proxy(method, target.format(*found.groups()) + _paging(query), body)
         return 404, _error("not_found", f"no local endpoint {method} {path}")
 
     def poll(self, after: int, wait: float) -> list[dict[str, Any]]:
@@ -197,6 +199,12 @@ class LocalApi:
         except Exception:
             return 502, _error("bad_reply", f"the server's reply to {path} was not JSON")
 
+
+
+def _paging(query: dict[str, list[str]]) -> str:
+    """The paging parameters the tray may pass on to the server (nothing else is forwarded)."""
+    kept = {key: query[key][0] for key in PAGING_KEYS if query.get(key)}
+    return "?" + urlencode(kept) if kept else ""
 
 def _error(code: str, message: str) -> dict[str, str]:
     return {"error": code, "message": message}

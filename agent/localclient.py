@@ -142,9 +142,11 @@ class LocalClient:
         """Pending, busy and sealed counts, last seal, key store and folders."""
         return self.call("GET", "/v1/seal/status")
 
-    def my_logins(self) -> Any:
-        """The employee's sign-ins, from the server."""
-        return self.call("GET", "/v1/me/logins")
+    def my_logins(self, cursor: str | None = None, limit: int | None = None) -> Any:
+        """The employee's sign-ins, newest first, from the server; pass the reply's
+        `next_cursor` back as `cursor` for the next page."""
+        paging = {key: value for key, value in (("cursor", cursor), ("limit", limit)) if value}
+        return self.call("GET", "/v1/me/logins" + ("?" + urlencode(paging) if paging else ""))
 
     def my_cases(self) -> Any:
         """The employee's help-desk cases, from the server."""

@@ -23,9 +23,10 @@ from pathlib import Path
 from tools.demo_signins import write_demo_signins
 
 REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / ".demo"
+DEMO = Path(os.environ.get("HEEDFUL_DEMO_DIR", REPO / ".demo"))  # tests put it elsewhere
 BIN = Path(sys.executable).parent
 EMPLOYEE = "alice@corp.example"
+SETTLE_SECONDS = 11  # the seal engine leaves files alone for 10 s after their last change
 ADMIN, HELPDESK, PASSWORD = "admin@corp.example", "helpdesk@corp.example", "heedful-demo"
 
 
@@ -74,6 +75,7 @@ def wait_ready(url: str, server: subprocess.Popen, timeout: float = 30) -> None:
 def prepare_server(env: dict) -> None:
     step("Server: database schema, console users, an employee, signed default rules")
     run("heedful-server", "migrate", env=env)
+    run("heedful-server", "recovery", "keygen", "--out", str(DEMO / "recovery"), env=env)
     for email, role in ((ADMIN, "security_admin"), (HELPDESK, "helpdesk")):
         run("heedful-server", "create-admin", email, "--role", role, "--password-stdin",
             env=env, stdin=PASSWORD + "\n")
@@ -88,6 +90,18 @@ def prepare_server(env: dict) -> None:
     run("heedful-server", "logins", "--employee", EMPLOYEE, "--flagged", env=env)
 
 
+def wait_until_pending(env: dict, timeout: float = 30) -> None:
+    """Poll `seal-status --json` until the agent's watcher has recorded the new file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = subprocess.run([str(BIN / "heedful-agent"), "seal-status", "--json"], env=env,
+                              text=True, capture_output=True)
+        if done.returncode == 0 and json.loads(done.stdout).get("pending_files", 0) > 0:
+            return
+        time.sleep(1)
+    sys.exit("the agent did not notice the new file in ~/Sensitive; see the log above")
+
+
 def start_agent(url: str, env: dict) -> subprocess.Popen:
     step("Agent: enrol this machine as Alice's laptop and start it")
     token = run("heedful-server", "enroll-token", EMPLOYEE, env=env).strip().splitlines()[-1]
@@ -99,8 +113,11 @@ def start_agent(url: str, env: dict) -> subprocess.Popen:
     time.sleep(3)
     report = DEMO / "home" / "Sensitive" / "q3-board-report.txt"
     report.write_text("Quarterly figures, confidential.\n" * 200)
-    time.sleep(2)
     step("Seal on idle: this headless machine has no idle counter, so seal by hand")
+    print(f"wrote {report}; waiting until the agent has it pending and it "
+          f"has settled (files still being written are left alone)", flush=True)
+    wait_until_pending(agent_env)
+    time.sleep(SETTLE_SECONDS)
     run("heedful-agent", "seal-now", env=agent_env)
     run("heedful-agent", "seal-status", env=agent_env)
     run("heedful-agent", "status", env=agent_env)
@@ -117,7 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     port = free_port(args.port)
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "HEEDFUL_DATA_DIR": str(DEMO / "server"), "HEEDFUL_PORT": str(port),
-           "HEEDFUL_ACCESS_LOG": "false"}
+           "HEEDFUL_ACCESS_LOG": "false",
+           "HEEDFUL_RECOVERY_PUBLIC_KEY_PATH": str(DEMO / "recovery" / "recovery-public.key")}
     prepare_server(env)
     step(f"Starting the server on {url}")
     server = subprocess.Popen([str(BIN / "heedful-server"), "run"], env=env)
@@ -142,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
             if proc and proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=15)
-    print("demo stopped; its state is in .demo/")
+    print(f"demo stopped; its state is in {DEMO}")
 
 
 if __name__ == "__main__":

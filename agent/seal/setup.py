@@ -47,11 +47,14 @@ def never_sealed(home: Path) -> tuple[Path, ...]:
     """Folders the agent refuses to seal even inside a protected folder: its state folder
     `home` (the journal and key must stay readable) and the installation it runs from (the
     Python environment, e.g. a checkout's `.venv`, and the folder holding the agent's own
-    code), since sealing those would stop the agent - and unsealing - from starting again."""
+    code), since sealing those would stop the agent - and unsealing - from starting again.
+    Only the packages themselves are excluded, not the folder above them: in a source checkout
+    that folder is the whole repository, and in site-packages it is everything installed."""
     import agent
+    import rules
 
-    code = Path(agent.__file__).resolve().parent.parent  # a checkout, or site-packages
-    found = [Path(home), Path(sys.prefix), Path(sys.exec_prefix), code]
+    code = [Path(package.__file__).resolve().parent for package in (agent, rules)]
+    found = [Path(home), Path(sys.prefix), Path(sys.exec_prefix), *code]
     if sys.executable:  # a frozen (PyInstaller) agent's own folder; "" when embedded
         found.append(Path(sys.executable).parent)
     return tuple(dict.fromkeys(found))

@@ -14,8 +14,9 @@ from server.services import device_auth, my_logins
 from server.services.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/me", tags=["employee"])
-ERRORS = {401: {"description": "device_invalid"}, 404: {"description": "not_found"},
-          422: {"description": "validation_failed"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "device_invalid"}, 404: {"description": "not_found"},
+    422: {"description": "validation_failed"}}
 
 
 class Answer(BaseModel):

@@ -180,8 +180,10 @@ class Ingestor:
                 unique.append((signin, forced))
         checkins = self._load(unique)
         received = self.now()
-        judged, known_rows = [], []
-        locate, no_flags = self.locate, []
+        judged: list[Any] = []
+        known_rows: list[Any] = []
+        no_flags: list[Any] = []
+        locate = self.locate
         for signin, employee_id in unique:
             place = locate(signin.source_ip)
             flags: list[Flag] = no_flags

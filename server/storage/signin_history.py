@@ -11,17 +11,17 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, any_, bindparam, false, func, select, true
+from sqlalchemy import BigInteger, Connection, Table, any_, bindparam, false, func, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.storage.models import Device, Employee
 from server.storage.signin_models import DeviceLocation, KnownPlaceRow, SignInRow
 
-SIGNINS = SignInRow.__table__
-KNOWN = KnownPlaceRow.__table__
-LOCATIONS = DeviceLocation.__table__
-EMPLOYEES = Employee.__table__
+SIGNINS: Table = SignInRow.__table__  # type: ignore[assignment]
+KNOWN: Table = KnownPlaceRow.__table__  # type: ignore[assignment]
+LOCATIONS: Table = DeviceLocation.__table__  # type: ignore[assignment]
+EMPLOYEES: Table = Employee.__table__  # type: ignore[assignment]
 CHUNK = 900  # ids per IN list (SQLite allows 32,766 variables; keep statements small)
 
 # What a LocatedSignIn needs, in this order.

@@ -16,14 +16,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select
+from sqlalchemy import BindParameter, Connection, Table, and_, bindparam, func, insert, or_, select
 
 from server.storage.base import UTCDateTime
 from server.storage.signin_models import SignInAnswer, SignInFlag, SignInRow
 
-SIGNINS = SignInRow.__table__
-FLAGS = SignInFlag.__table__
-ANSWERS = SignInAnswer.__table__
+SIGNINS: Table = SignInRow.__table__  # type: ignore[assignment]
+FLAGS: Table = SignInFlag.__table__  # type: ignore[assignment]
+ANSWERS: Table = SignInAnswer.__table__  # type: ignore[assignment]
 
 # Column order of the rows built by `ingestion` (everything but the generated id).
 COLUMNS = ("employee_id", "identity", "occurred_at", "received_at", "source_system",
@@ -56,8 +56,16 @@ def insert_batch(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> dict[Key,
     return _insert_sqlite(conn, rows)
 
 
-def _insert_postgres(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> dict[Key, int]:
+def _driver_connection(conn: Connection) -> Any:
+    """The DB-API connection under `conn` (for COPY and executemany without ORM overhead)."""
     raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the database connection is closed")
+    return raw
+
+
+def _insert_postgres(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> dict[Key, int]:
+    raw = _driver_connection(conn)
     with raw.cursor() as cur:
         cur.execute("SET LOCAL client_min_messages = warning")  # no "already exists" notice
         cur.execute(_PG_STAGE)
@@ -85,7 +93,7 @@ def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _insert_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> dict[Key, int]:
-    raw = conn.connection.driver_connection
+    raw = _driver_connection(conn)
     cur = raw.cursor()
     try:
         before = cur.execute("SELECT coalesce(max(id), 0) FROM signins").fetchone()[0]
@@ -132,7 +140,7 @@ def _listing_query(limit: Any, before: tuple[Any, Any] | None) -> Any:
 
 
 # Built once: "my sign-ins" is the most frequent read, so it skips statement construction.
-_EMPLOYEE = bindparam("employee_id")
+_EMPLOYEE: BindParameter[int] = bindparam("employee_id")
 _MINE = _listing_query(bindparam("limit"), None).where(SIGNINS.c.employee_id == _EMPLOYEE)
 _MINE_AFTER = (_listing_query(bindparam("limit"), (bindparam("at", type_=UTCDateTime()),
                                                     bindparam("ident")))
@@ -209,4 +217,4 @@ def insert_notifications(conn: Connection, rows: Sequence[dict[str, Any]]) -> No
     """Queue many employee notifications at once (dicts of notifications columns)."""
     if rows:
         from server.storage.models import Notification
-        conn.execute(insert(Notification.__table__), list(rows))
+        conn.execute(insert(Notification), list(rows))

@@ -144,3 +144,18 @@ def test_unix_socket_transport(tmp_path: Path):
     finally:
         local.stop()
         agent.store.close()
+
+
+def test_sign_in_paging_reaches_the_server_and_nothing_else_is_forwarded(api, serve):
+    agent, local, client = api
+    page = {"logins": [], "next_cursor": None}
+    server = serve([(200, page, None), (200, page, None)])
+    enrolment.save(agent.store, enrolment.Enrolment(f"http://127.0.0.1:{server.port}",
+                                                    "dev-1", "secret-1"))
+    assert client.my_logins(cursor="c-42", limit=20) == page
+    status, _ = raw_get(local.address["port"], "/v1/me/logins?cursor=c-43&debug=1",
+                        {"Host": f"127.0.0.1:{local.address['port']}",
+                         "Authorization": f"Bearer {local.secret}"})
+    assert status == 200
+    assert [path for _, path, _, _ in server.requests] == [
+        "/api/v1/me/logins?cursor=c-42&limit=20", "/api/v1/me/logins?cursor=c-43"]

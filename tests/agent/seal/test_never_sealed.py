@@ -16,14 +16,17 @@ OLD = (1, 1)
 
 def test_the_state_folder_and_the_running_installation_are_excluded(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    code = Path(agent.__file__).resolve().parent.parent  # this checkout (or site-packages)
+    code = Path(agent.__file__).resolve().parent
     found = never_sealed(state)
     assert found[0] == state and {Path(sys.prefix), code} <= set(found)
     everything = excluding([ProtectedFolder("/", Path("/"))], *found)[0]
     assert not everything.contains(state / "seal.db")
     assert not everything.contains(Path(sys.prefix) / "bin" / "python")  # e.g. the .venv
-    assert not everything.contains(code / "agent" / "cli.py")
+    assert not everything.contains(code / "cli.py")
+    assert not everything.contains(code.parent / "rules" / "model.py")
     assert everything.contains(tmp_path / "Downloads" / "report.pdf")
+    # Files next to the code (a source checkout's other folders) are still protected.
+    assert everything.contains(code.parent / "Sensitive" / "report.pdf")
 
 
 def test_a_protected_folder_reached_through_a_link_still_skips_the_state_folder(
