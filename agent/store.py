@@ -15,15 +15,12 @@ writes, and `busy_timeout` serialises writers.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agent.localdb import LocalDatabase
 from agent.paths import DB_NAME
 
 SCHEMA_VERSION = 1
@@ -59,26 +56,19 @@ class StoreError(Exception):
     """The state database cannot be opened or is from a newer agent."""
 
 
-class Store:
+class Store(LocalDatabase):
     """The agent's SQLite state file; thread-safe, one connection."""
 
     def __init__(self, home: Path) -> None:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = self.home / DB_NAME
-        self._lock = threading.RLock()
-        new = not self.path.exists()
+        path = self.home / DB_NAME
         try:
-            self.conn = sqlite3.connect(self.path, timeout=10, isolation_level=None,
-                                        check_same_thread=False)
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.execute("PRAGMA busy_timeout=10000")
+            super().__init__(path, pragmas=("synchronous=FULL", "busy_timeout=10000"))
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the agent state at {self.path}: {exc}") from exc
-        if new and os.name == "posix":
-            os.chmod(self.path, 0o600)
+            raise StoreError(f"cannot open the agent state at {path}: {exc}") from exc
+        self.make_private()
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -86,33 +76,12 @@ class Store:
             raise StoreError(f"{self.path} was written by a newer agent (schema {version})")
         if version == SCHEMA_VERSION:
             return
-        with self.transaction() as conn:  # executescript would commit early: run one by one
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An immediate (write-locked) transaction; committed on success, else rolled back."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        self.create_schema(f"{SCHEMA};\nPRAGMA user_version={SCHEMA_VERSION}")
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         """Run a read query and return all rows (as tuples)."""
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
-
-    def close(self) -> None:
-        """Close the connection (the agent's threads must be stopped first)."""
-        with self._lock:
-            self.conn.close()
 
     # -- key/value tables: settings, state, checkpoints -----------------------------------
     def _get(self, table: str, key: str, default: Any = None) -> Any:

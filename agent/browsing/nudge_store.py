@@ -15,13 +15,10 @@ event, which the outbox and the server store once), then closes the batch.
 
 from __future__ import annotations
 
-import os
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent.localdb import LocalDatabase
 
 HEEDED, PROCEEDED, DISMISSED, MISCATEGORISED = "heeded", "proceeded", "dismissed", \
     "miscategorised"
@@ -55,43 +52,18 @@ class NudgeRecord:
     decided_at: float | None = None
 
 
-class NudgeStore:
+class NudgeStore(LocalDatabase):
     """SQLite-backed nudge history; safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        new = not self.path.exists()
-        self._lock = threading.RLock()
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                    timeout=10)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA secure_delete=ON")  # purged hosts are overwritten, not left
-        with self._tx() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        if new and os.name == "posix":
-            os.chmod(self.path, 0o600)
-
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close the database."""
-        with self._lock:
-            self.conn.close()
+        # secure_delete: purged hosts are overwritten, not left in free pages
+        super().__init__(path, pragmas=("secure_delete=ON",))
+        self.create_schema(SCHEMA)
+        self.make_private()
 
     def add(self, record: NudgeRecord) -> None:
         """Remember a nudge that was just shown."""
-        with self._tx() as conn:
+        with self.transaction() as conn:
             conn.execute("INSERT INTO nudges (id, site, host, category, rule, country, variant, "
                          "shown_at, heed_until, keep_until) VALUES (?,?,?,?,?,?,?,?,?,?)",
                          (record.id, record.site, record.host, record.category, record.rule,
@@ -126,7 +98,7 @@ class NudgeStore:
         """Set the outcome if none is set yet; True if this call set it."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; known: {', '.join(OUTCOMES)}")
-        with self._tx() as conn:
+        with self.transaction() as conn:
             done = conn.execute("UPDATE nudges SET outcome = ?, decided_at = ? "
                                 "WHERE id = ? AND outcome IS NULL", (outcome, at, nudge_id))
             return done.rowcount == 1
@@ -136,7 +108,7 @@ class NudgeStore:
 
         Returns (batch id, counts per (category, country, outcome)) or None when nothing new.
         """
-        with self._tx() as conn:
+        with self.transaction() as conn:
             row = conn.execute("SELECT batch FROM nudges WHERE batch IS NOT NULL AND sent = 0 "
                                "LIMIT 1").fetchone()
             batch = row[0] if row else new_id
@@ -153,7 +125,7 @@ class NudgeStore:
 
     def close_batch(self, batch: str) -> None:
         """Mark a batch as handed to the outbox."""
-        with self._tx() as conn:
+        with self.transaction() as conn:
             conn.execute("UPDATE nudges SET sent = 1 WHERE batch = ?", (batch,))
 
     def purge(self, now: float) -> int:
@@ -161,7 +133,7 @@ class NudgeStore:
 
         With secure_delete and a truncating checkpoint, the purged hosts are gone from the
         file and its WAL too, not just unreachable."""
-        with self._tx() as conn:
+        with self.transaction() as conn:
             done = conn.execute("DELETE FROM nudges WHERE keep_until < ? AND "
                                 "sent = 1", (now,)).rowcount
         if done:

@@ -21,12 +21,10 @@ Tables:
 from __future__ import annotations
 
 import os
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from agent.localdb import LocalDatabase
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS seal_ops (
@@ -63,36 +61,13 @@ def to_optional_path(blob: bytes | None) -> Path | None:
     return None if blob is None else to_path(blob)
 
 
-class SealDB:
+class SealDB(LocalDatabase):
     """One connection, guarded by a lock, shared by the watcher thread and the sealing thread."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        new = not self.path.exists()
-        self._lock = threading.RLock()
-        self.conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                    check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=30000")
-        with self.transaction() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-        if new and os.name == "posix":
-            os.chmod(self.path, 0o600)
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT (durable on return), ROLLBACK on error."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            self.conn.execute("COMMIT")
+        super().__init__(path, pragmas=("synchronous=NORMAL", "busy_timeout=30000"), timeout=30)
+        self.create_schema(SCHEMA)
+        self.make_private()
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return all rows."""
@@ -109,8 +84,3 @@ class SealDB:
         with self.transaction() as conn:
             conn.execute("INSERT INTO seal_meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
                          "DO UPDATE SET value = excluded.value", (key, value))
-
-    def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self.conn.close()
