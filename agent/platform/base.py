@@ -35,6 +35,32 @@ class Capability:
                 "degraded": self.degraded, "reason": self.reason}
 
 
+ABOUT_TO_SLEEP_UNOBSERVED = Capability(
+    "about_to_sleep", False, "", False, "not observed: sleep is detected after waking (clock gap)")
+
+
+class PlatformBase:
+    """What every OS module has in common: probing its capabilities on first request.
+
+    Subclasses fill `_caps` as `idle_seconds()` and `session_locked()` find out what works."""
+
+    _caps: dict[str, Capability]
+
+    def idle_seconds(self) -> float | None:
+        raise NotImplementedError
+
+    def session_locked(self) -> bool | None:
+        raise NotImplementedError
+
+    def capabilities(self) -> list[Capability]:
+        """What works here and what does not; idle and lock are probed if not yet probed."""
+        if "idle" not in self._caps:
+            self.idle_seconds()
+        if "lock" not in self._caps:
+            self.session_locked()
+        return [self._caps["idle"], self._caps["lock"], ABOUT_TO_SLEEP_UNOBSERVED]
+
+
 @dataclass(frozen=True)
 class BrowserRoot:
     """A folder where a browser keeps its profiles (may not exist on this laptop)."""

@@ -19,7 +19,14 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from agent.platform.base import BrowserRoot, Capability, Runner, first_line, run_command
+from agent.platform.base import (
+    BrowserRoot,
+    Capability,
+    PlatformBase,
+    Runner,
+    first_line,
+    run_command,
+)
 from agent.platform.x11 import XScreenSaver
 
 MUTTER = ["gdbus", "call", "--session", "--dest", "org.gnome.Mutter.IdleMonitor",
@@ -38,7 +45,7 @@ def busctl_properties(path: str, *names: str) -> list[str]:
             path, "org.freedesktop.login1.Session", *names]
 
 
-class LinuxPlatform:
+class LinuxPlatform(PlatformBase):
     """The Linux implementation behind the facade; every OS call goes through `runner`/`xss`."""
 
     def __init__(self, *, runner: Runner = run_command, xss: object | None = None,
@@ -122,16 +129,6 @@ class LinuxPlatform:
     def _missing(self, name: str, *keys: str) -> None:
         why = "; ".join(f"{k}: {self._reasons.get(k, 'failed')}" for k in keys)
         self._caps[name] = Capability(name, False, "", False, why)
-
-    def capabilities(self) -> list[Capability]:
-        """What works and what does not, probing idle and lock if not yet probed."""
-        if "idle" not in self._caps:
-            self.idle_seconds()
-        if "lock" not in self._caps:
-            self.session_locked()
-        return [self._caps["idle"], self._caps["lock"],
-                Capability("about_to_sleep", False, "", False,
-                           "not observed: sleep is detected after waking (clock gap)")]
 
     # -- folders ----------------------------------------------------------------------------
     def browser_profile_roots(self) -> list[BrowserRoot]:

@@ -17,7 +17,14 @@ from datetime import datetime
 from pathlib import Path
 
 from agent.platform import maclog
-from agent.platform.base import BrowserRoot, Capability, Runner, first_line, run_command
+from agent.platform.base import (
+    BrowserRoot,
+    Capability,
+    PlatformBase,
+    Runner,
+    first_line,
+    run_command,
+)
 from agent.platform.signins import SigninBatch
 
 HID_IDLE = re.compile(rb'"HIDIdleTime" = (\d+)')
@@ -55,7 +62,7 @@ def parse_console_lock(plist: bytes, uid: int) -> bool | None:
     return None
 
 
-class MacPlatform:
+class MacPlatform(PlatformBase):
     """The macOS implementation behind the facade."""
 
     def __init__(self, *, runner: Runner = run_command, uid: int | None = None,
@@ -101,16 +108,6 @@ class MacPlatform:
             "lock", locked is not None, "ioreg-IOConsoleUsers", False,
             "" if locked is not None else "this user has no console session")
         return locked
-
-    def capabilities(self) -> list[Capability]:
-        """What works here; idle and lock are probed if not yet probed."""
-        if "idle" not in self._caps:
-            self.idle_seconds()
-        if "lock" not in self._caps:
-            self.session_locked()
-        return [self._caps["idle"], self._caps["lock"],
-                Capability("about_to_sleep", False, "", False,
-                           "not observed: sleep is detected after waking (clock gap)")]
 
     def browser_profile_roots(self) -> list[BrowserRoot]:
         """Profile roots under ~/Library/Application Support."""

@@ -17,7 +17,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from agent.platform import winevents
-from agent.platform.base import BrowserRoot, Capability, Runner, first_line, run_command
+from agent.platform.base import (
+    BrowserRoot,
+    Capability,
+    PlatformBase,
+    Runner,
+    first_line,
+    run_command,
+)
 from agent.platform.signins import SigninBatch
 
 WTS_CURRENT_SERVER_HANDLE = 0
@@ -73,7 +80,7 @@ def idle_ms(last_input_tick: int, tick_count64: int) -> int:
     return ((tick_count64 & 0xFFFFFFFF) - last_input_tick) % 2**32
 
 
-class WindowsPlatform:
+class WindowsPlatform(PlatformBase):
     """The Windows implementation behind the facade."""
 
     def __init__(self, *, api: object | None = None, runner: Runner = run_command,
@@ -104,16 +111,6 @@ class WindowsPlatform:
             locked = not locked
         self._caps["lock"] = Capability("lock", True, "WTSQuerySessionInformation")
         return locked
-
-    def capabilities(self) -> list[Capability]:
-        """What works here; idle and lock are probed if not yet probed."""
-        if "idle" not in self._caps:
-            self.idle_seconds()
-        if "lock" not in self._caps:
-            self.session_locked()
-        return [self._caps["idle"], self._caps["lock"],
-                Capability("about_to_sleep", False, "", False,
-                           "not observed: sleep is detected after waking (clock gap)")]
 
     def browser_profile_roots(self) -> list[BrowserRoot]:
         """Chromium-family `User Data` folders under LOCALAPPDATA, Firefox under APPDATA."""
