@@ -130,7 +130,7 @@ def render(status: dict[str, Any]) -> str:
               f"outbox:       {outbox['depth']} waiting, {outbox['dropped_total']} dropped"]
     escrow = status.get("escrow") or {}
     if escrow:
-        lines.append(f"seal key:     escrow {escrow.get('status')}"
+        lines.append(f"key escrow:   {escrow.get('status')}"
                      + (f" (key {escrow['key_id']})" if escrow.get("key_id") else ""))
     foot = status.get("footprint") or {}
     if foot.get("rss_bytes"):
