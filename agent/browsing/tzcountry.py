@@ -8,14 +8,14 @@ link lines of `tzdata.zi`. Where none of these files exist (Windows without `tzd
 built-in table covers common zones.
 
 The local zone name comes from `TZ`, else the `/etc/localtime` link, else `/etc/timezone`;
-these are the POSIX conventions, so on Windows the name is unknown (None) unless passed in.
+these are the POSIX conventions; on Windows the platform facade asks the OS (registry + ICU).
 """
 
 from __future__ import annotations
 
 import os
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -106,8 +106,12 @@ def _zone_from_path(text: str) -> str | None:
     return text[index + len(marker):] if index >= 0 else None
 
 
-def local_zone_name(env: Mapping[str, str] | None = None, etc: Path = Path("/etc")) -> str | None:
-    """The IANA name of this machine's time zone, or None when it cannot be told."""
+def local_zone_name(env: Mapping[str, str] | None = None, etc: Path = Path("/etc"),
+                    os_zone: Callable[[], str | None] | None = None) -> str | None:
+    """The IANA name of this machine's time zone, or None when it cannot be told.
+
+    `os_zone` asks the OS itself (the platform facade's `local_time_zone`: Windows keeps its
+    zone in the registry, not in TZ or /etc)."""
     env = os.environ if env is None else env
     tz = env.get("TZ", "").lstrip(":")
     if tz and "/" in tz:
@@ -119,7 +123,11 @@ def local_zone_name(env: Mapping[str, str] | None = None, etc: Path = Path("/etc
     except OSError:
         pass
     text = "".join(_read_lines(etc / "timezone")).strip()
-    return text or None
+    if text:
+        return text
+    if os_zone is None:
+        from agent.platform import local_time_zone as os_zone
+    return os_zone()
 
 
 def local_country(env: Mapping[str, str] | None = None, etc: Path = Path("/etc")) -> str | None:

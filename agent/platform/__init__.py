@@ -60,6 +60,11 @@ def idle_seconds() -> float | None:
     return implementation().idle_seconds()
 
 
+def local_time_zone() -> str | None:
+    """The OS's own idea of the local IANA zone where TZ and /etc/localtime do not tell."""
+    return implementation().local_time_zone()
+
+
 def session_locked() -> bool | None:
     """Whether this desktop session is locked, or None when unknown."""
     return implementation().session_locked()

@@ -52,6 +52,11 @@ class PlatformBase:
     def session_locked(self) -> bool | None:
         raise NotImplementedError
 
+    def local_time_zone(self) -> str | None:
+        """IANA name of the local zone where the OS does not expose it as TZ or
+        /etc/localtime (Windows); None elsewhere, where those are read directly."""
+        return None
+
     def capabilities(self) -> list[Capability]:
         """What works here and what does not; idle and lock are probed if not yet probed."""
         if "idle" not in self._caps:

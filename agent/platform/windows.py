@@ -33,6 +33,7 @@ WTS_SESSION_INFO_EX = 25
 WTS_SESSIONSTATE_LOCK, WTS_SESSIONSTATE_UNLOCK = 0, 1
 WINDOWS_7_BUILDS = (7600, 7601)  # these report LOCK and UNLOCK the wrong way round
 EVENT_IDS = (4624, 4625, 4800, 4801)
+TZ_REGISTRY_KEY = r"SYSTEM\CurrentControlSet\Control\TimeZoneInformation"
 
 
 class WinApi:
@@ -74,6 +75,27 @@ class WinApi:
     def windows_build(self) -> int:
         return int(sys.getwindowsversion().build)  # type: ignore[attr-defined]
 
+    def time_zone_key_name(self) -> str | None:
+        """The Windows time zone id in force, e.g. "W. Europe Standard Time"."""
+        import winreg  # type: ignore[import-not-found]
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, TZ_REGISTRY_KEY) as key:
+                return str(winreg.QueryValueEx(key, "TimeZoneKeyName")[0]) or None
+        except OSError:
+            return None
+
+    def iana_zone_for(self, windows_zone: str) -> str | None:
+        """The IANA zone ICU (icu.dll, Windows 10 1903+) maps a Windows zone id to."""
+        try:
+            icu = ctypes.WinDLL("icu")  # type: ignore[attr-defined]
+        except OSError:
+            return None
+        out, status = ctypes.create_unicode_buffer(64), ctypes.c_int(0)
+        length = icu.ucal_getTimeZoneIDForWindowsID(
+            windows_zone, len(windows_zone), None, out, len(out), ctypes.byref(status))
+        return out.value[:length] if status.value <= 0 and length > 0 else None
+
 
 def idle_ms(last_input_tick: int, tick_count64: int) -> int:
     """Milliseconds since the last input, correct across the 32-bit wrap of dwTime."""
@@ -88,6 +110,11 @@ class WindowsPlatform(PlatformBase):
         self.api = api if api is not None else WinApi()
         self.runner, self.env, self.home = runner, env, home or Path.home()
         self._caps: dict[str, Capability] = {}
+
+    def local_time_zone(self) -> str | None:
+        """IANA name of the local time zone (Windows keeps its own ids; ICU maps them)."""
+        windows_zone = self.api.time_zone_key_name()
+        return self.api.iana_zone_for(windows_zone) if windows_zone else None
 
     def idle_seconds(self) -> float | None:
         """Seconds since the last keyboard/mouse input in this session."""

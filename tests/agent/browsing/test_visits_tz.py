@@ -86,3 +86,13 @@ def test_local_zone_from_tz_then_localtime_link(tmp_path):
     (tmp_path / "timezone").write_text("Europe/Lisbon\n")
     assert laptop_country(None, {}, tmp_path) == "PT"
     assert local_zone_name({}, tmp_path / "nothing") is None
+
+
+def test_without_posix_zone_files_the_os_is_asked(tmp_path):
+    """Windows keeps its zone in the registry: the platform facade's answer is used last."""
+    nothing = tmp_path / "nothing"
+    assert local_zone_name({}, nothing, os_zone=lambda: "Europe/Berlin") == "Europe/Berlin"
+    assert country_for_zone(local_zone_name({}, nothing, os_zone=lambda: "Europe/Berlin")) == "DE"
+    assert local_zone_name({"TZ": "Asia/Tokyo"}, nothing, os_zone=lambda: "Europe/Berlin") \
+        == "Asia/Tokyo"  # what the environment says comes first
+    assert local_zone_name({}, nothing, os_zone=lambda: None) is None

@@ -18,8 +18,10 @@ WRAP = 2**32
 class FakeWinApi:
     """Same shape as windows.WinApi: plain integers, as the ctypes calls return them."""
 
-    def __init__(self, last=None, tick=0, flags=None, build=19045) -> None:
+    def __init__(self, last=None, tick=0, flags=None, build=19045, zone=None,
+                 icu=None) -> None:
         self.last, self.tick, self.flags, self.build = last, tick, flags, build
+        self.zone, self.icu = zone, icu or {}
 
     def last_input_tick(self):
         return self.last
@@ -32,6 +34,12 @@ class FakeWinApi:
 
     def windows_build(self):
         return self.build
+
+    def time_zone_key_name(self):
+        return self.zone
+
+    def iana_zone_for(self, windows_zone):
+        return self.icu.get(windows_zone)
 
 
 @pytest.mark.parametrize("last, tick64, expected_ms", [
@@ -158,3 +166,12 @@ def test_macos_reader_parses_log_show_and_advances_its_checkpoint():
     (record,) = batch.records
     assert (record.kind, record.outcome, record.identity) == ("failed_unlock", "failure", "alice")
     assert batch.checkpoint["since"] == record.time.timestamp()
+
+
+def test_windows_time_zone_comes_from_the_registry_through_icu():
+    icu = {"W. Europe Standard Time": "Europe/Berlin"}
+    win = WindowsPlatform(api=FakeWinApi(zone="W. Europe Standard Time", icu=icu))
+    assert win.local_time_zone() == "Europe/Berlin"
+    assert WindowsPlatform(api=FakeWinApi(zone="W. Europe Standard Time")).local_time_zone() \
+        is None  # Windows before 10 1903 has no icu.dll
+    assert WindowsPlatform(api=FakeWinApi(zone=None, icu=icu)).local_time_zone() is None
