@@ -8,7 +8,8 @@ link lines of `tzdata.zi`. Where none of these files exist (Windows without `tzd
 built-in table covers common zones.
 
 The local zone name comes from `TZ`, else the `/etc/localtime` link, else `/etc/timezone`;
-these are the POSIX conventions; on Windows the platform facade asks the OS (registry + ICU).
+these are the POSIX conventions; on Windows the platform facade asks the OS
+(GetDynamicTimeZoneInformation, mapped to IANA by ICU).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def local_zone_name(env: Mapping[str, str] | None = None, etc: Path = Path("/etc
     """The IANA name of this machine's time zone, or None when it cannot be told.
 
     `os_zone` asks the OS itself (the platform facade's `local_time_zone`: Windows keeps its
-    zone in the registry, not in TZ or /etc)."""
+    zone in its own settings, not in TZ or /etc)."""
     env = os.environ if env is None else env
     tz = env.get("TZ", "").lstrip(":")
     if tz and "/" in tz:

@@ -13,6 +13,7 @@ The implementation is chosen once, by `sys.platform`, among `windows.py`, `macos
 | `signin_reader(**paths)` | reader: `.read(checkpoint, now=, backfill=)` -> `SigninBatch` |
 | `reduce_priority()` | lowers this process's CPU and I/O priority; returns what was applied |
 | `release_memory()` | returns freed heap memory to the OS (glibc malloc_trim) |
+| `local_time_zone()` | the OS's IANA zone where TZ and /etc do not tell (Windows), else **None** |
 | `SleepDetector` | wall-clock vs monotonic gap: "the laptop slept N seconds" (always available) |
 
 Unknown is never reported as 0 or False: a headless machine answers None and says why in
@@ -29,7 +30,8 @@ from agent.platform.signins import LaptopSignin, SigninBatch
 
 __all__ = ["NAME", "BrowserRoot", "Capability", "LaptopSignin", "SigninBatch", "SleepDetector",
            "browser_profile_roots", "capabilities", "idle_seconds", "implementation",
-           "known_folders", "reduce_priority", "release_memory", "session_locked", "signin_reader"]
+           "known_folders", "local_time_zone", "reduce_priority", "release_memory",
+           "session_locked", "signin_reader"]
 
 if sys.platform == "win32":
     NAME = "windows"

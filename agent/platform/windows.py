@@ -1,4 +1,4 @@
-"""Windows: idle time (GetLastInputInfo), lock state (WTS session flags), sign-ins, folders.
+"""Windows: idle (GetLastInputInfo), lock (WTS session flags), time zone, sign-ins, folders.
 
 `WinApi` is the ctypes boundary (constructed only on Windows); `WindowsPlatform` holds the
 logic and takes any object of the same shape, so the logic is tested on every OS.
@@ -33,7 +33,9 @@ WTS_SESSION_INFO_EX = 25
 WTS_SESSIONSTATE_LOCK, WTS_SESSIONSTATE_UNLOCK = 0, 1
 WINDOWS_7_BUILDS = (7600, 7601)  # these report LOCK and UNLOCK the wrong way round
 EVENT_IDS = (4624, 4625, 4800, 4801)
-TZ_REGISTRY_KEY = r"SYSTEM\CurrentControlSet\Control\TimeZoneInformation"
+TIME_ZONE_ID_INVALID = 0xFFFFFFFF
+ICU_ZONE_CAPACITY = 128  # UChars; IANA names are far shorter
+TIME_ZONE_SOURCE = "GetDynamicTimeZoneInformation+icu"
 
 
 class WinApi:
@@ -76,25 +78,47 @@ class WinApi:
         return int(sys.getwindowsversion().build)  # type: ignore[attr-defined]
 
     def time_zone_key_name(self) -> str | None:
-        """The Windows time zone id in force, e.g. "W. Europe Standard Time"."""
-        import winreg  # type: ignore[import-not-found]
+        """`DYNAMIC_TIME_ZONE_INFORMATION.TimeZoneKeyName` from GetDynamicTimeZoneInformation:
+        the Windows time zone id in force for this user, e.g. "W. Europe Standard Time"."""
+        from ctypes import wintypes
 
-        try:
-            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, TZ_REGISTRY_KEY) as key:
-                return str(winreg.QueryValueEx(key, "TimeZoneKeyName")[0]) or None
-        except OSError:
+        class SystemTime(ctypes.Structure):
+            _fields_ = [(name, wintypes.WORD) for name in (
+                "wYear", "wMonth", "wDayOfWeek", "wDay", "wHour", "wMinute", "wSecond",
+                "wMilliseconds")]
+
+        class DynamicTimeZoneInformation(ctypes.Structure):
+            _fields_ = [("Bias", wintypes.LONG), ("StandardName", wintypes.WCHAR * 32),
+                        ("StandardDate", SystemTime), ("StandardBias", wintypes.LONG),
+                        ("DaylightName", wintypes.WCHAR * 32), ("DaylightDate", SystemTime),
+                        ("DaylightBias", wintypes.LONG), ("TimeZoneKeyName", wintypes.WCHAR * 128),
+                        ("DynamicDaylightTimeDisabled", wintypes.BOOLEAN)]
+
+        info = DynamicTimeZoneInformation()
+        get = self.kernel32.GetDynamicTimeZoneInformation
+        get.argtypes, get.restype = [ctypes.POINTER(DynamicTimeZoneInformation)], wintypes.DWORD
+        if get(ctypes.byref(info)) == TIME_ZONE_ID_INVALID:
             return None
+        return info.TimeZoneKeyName or None
 
     def iana_zone_for(self, windows_zone: str) -> str | None:
-        """The IANA zone ICU (icu.dll, Windows 10 1903+) maps a Windows zone id to."""
-        try:
-            icu = ctypes.WinDLL("icu")  # type: ignore[attr-defined]
-        except OSError:
-            return None
-        out, status = ctypes.create_unicode_buffer(64), ctypes.c_int(0)
-        length = icu.ucal_getTimeZoneIDForWindowsID(
-            windows_zone, len(windows_zone), None, out, len(out), ctypes.byref(status))
-        return out.value[:length] if status.value <= 0 and length > 0 else None
+        """The IANA zone ICU maps a Windows zone id to (the "001" default: region NULL).
+
+        icu.dll ships with Windows 10 1903+; loading it raises OSError on older Windows.
+        `int32_t ucal_getTimeZoneIDForWindowsID(const UChar* winid, int32_t len,
+        const char* region, UChar* id, int32_t idCapacity, UErrorCode* status)`; UChar is
+        UTF-16, i.e. wchar_t on Windows; U_EXPORT2 is cdecl, hence CDLL."""
+        icu = ctypes.CDLL("icu")
+        call = icu.ucal_getTimeZoneIDForWindowsID
+        call.argtypes = [ctypes.c_wchar_p, ctypes.c_int32, ctypes.c_char_p, ctypes.c_wchar_p,
+                         ctypes.c_int32, ctypes.POINTER(ctypes.c_int)]
+        call.restype = ctypes.c_int32
+        out, status = ctypes.create_unicode_buffer(ICU_ZONE_CAPACITY), ctypes.c_int(0)
+        length = call(windows_zone, len(windows_zone), None, out, ICU_ZONE_CAPACITY,
+                      ctypes.byref(status))
+        # U_FAILURE is status > 0; warnings (< 0) such as "string not terminated" are fine
+        return out.value[:length] if status.value <= 0 and 0 < length <= ICU_ZONE_CAPACITY \
+            else None
 
 
 def idle_ms(last_input_tick: int, tick_count64: int) -> int:
@@ -112,9 +136,29 @@ class WindowsPlatform(PlatformBase):
         self._caps: dict[str, Capability] = {}
 
     def local_time_zone(self) -> str | None:
-        """IANA name of the local time zone (Windows keeps its own ids; ICU maps them)."""
+        """IANA name of the local time zone: Windows keeps its own zone ids (kernel32
+        GetDynamicTimeZoneInformation) and ICU (icu.dll, Windows 10 1903+) maps them to IANA.
+        None when either step fails; the `time_zone` capability says why."""
         windows_zone = self.api.time_zone_key_name()
-        return self.api.iana_zone_for(windows_zone) if windows_zone else None
+        if not windows_zone:
+            return self._zone_unknown("GetDynamicTimeZoneInformation gave no TimeZoneKeyName")
+        try:
+            zone = self.api.iana_zone_for(windows_zone)
+        except OSError as exc:
+            return self._zone_unknown(f"icu.dll not available (needs Windows 10 1903+): {exc}")
+        if not zone:
+            return self._zone_unknown(f"ICU has no IANA zone for {windows_zone!r}")
+        self._caps["time_zone"] = Capability("time_zone", True, TIME_ZONE_SOURCE)
+        return zone
+
+    def capabilities(self) -> list[Capability]:
+        """Idle, lock and sleep, plus the time zone once `local_time_zone()` has been asked."""
+        extra = [self._caps["time_zone"]] if "time_zone" in self._caps else []
+        return [*super().capabilities(), *extra]
+
+    def _zone_unknown(self, why: str) -> None:
+        self._caps["time_zone"] = Capability("time_zone", False, TIME_ZONE_SOURCE, False, why)
+        return None
 
     def idle_seconds(self) -> float | None:
         """Seconds since the last keyboard/mouse input in this session."""

@@ -96,3 +96,15 @@ def test_without_posix_zone_files_the_os_is_asked(tmp_path):
     assert local_zone_name({"TZ": "Asia/Tokyo"}, nothing, os_zone=lambda: "Europe/Berlin") \
         == "Asia/Tokyo"  # what the environment says comes first
     assert local_zone_name({}, nothing, os_zone=lambda: None) is None
+
+
+def test_tzdata_package_ships_the_tables_windows_relies_on():
+    """Windows has no system zoneinfo: the `tzdata` package's copies of the tables are read."""
+    from importlib.resources import files
+
+    folder = files("tzdata") / "zoneinfo"
+    zones = parse_zone_tab((folder / "zone1970.tab").read_text(encoding="utf-8").splitlines())
+    zones.update(parse_zone_tab((folder / "zone.tab").read_text(encoding="utf-8").splitlines()))
+    links = parse_links((folder / "tzdata.zi").read_text(encoding="utf-8").splitlines())
+    assert country_for_zone("Europe/Berlin", (zones, links)) == "DE"  # ICU: W. Europe Std Time
+    assert country_for_zone("Asia/Calcutta", (zones, links)) == "IN"  # an old name, via links

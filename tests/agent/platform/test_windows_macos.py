@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agent.browsing.tzcountry import country_for_zone
 from agent.platform.base import CommandResult
 from agent.platform.macos import MacPlatform, MacSigninReader, parse_console_lock, parse_hid_idle
 from agent.platform.windows import WindowsPlatform, WindowsSigninReader, idle_ms
@@ -21,7 +22,7 @@ class FakeWinApi:
     def __init__(self, last=None, tick=0, flags=None, build=19045, zone=None,
                  icu=None) -> None:
         self.last, self.tick, self.flags, self.build = last, tick, flags, build
-        self.zone, self.icu = zone, icu or {}
+        self.zone, self.icu = zone, icu
 
     def last_input_tick(self):
         return self.last
@@ -39,6 +40,8 @@ class FakeWinApi:
         return self.zone
 
     def iana_zone_for(self, windows_zone):
+        if self.icu is None:  # what ctypes.CDLL("icu") raises before Windows 10 1903
+            raise FileNotFoundError("Could not find module 'icu' (or one of its dependencies)")
         return self.icu.get(windows_zone)
 
 
@@ -168,10 +171,28 @@ def test_macos_reader_parses_log_show_and_advances_its_checkpoint():
     assert batch.checkpoint["since"] == record.time.timestamp()
 
 
-def test_windows_time_zone_comes_from_the_registry_through_icu():
-    icu = {"W. Europe Standard Time": "Europe/Berlin"}
-    win = WindowsPlatform(api=FakeWinApi(zone="W. Europe Standard Time", icu=icu))
+WIN_TO_IANA = {"W. Europe Standard Time": "Europe/Berlin"}
+
+
+def test_windows_time_zone_is_mapped_to_iana_through_icu():
+    win = WindowsPlatform(api=FakeWinApi(zone="W. Europe Standard Time", icu=WIN_TO_IANA))
     assert win.local_time_zone() == "Europe/Berlin"
-    assert WindowsPlatform(api=FakeWinApi(zone="W. Europe Standard Time")).local_time_zone() \
-        is None  # Windows before 10 1903 has no icu.dll
-    assert WindowsPlatform(api=FakeWinApi(zone=None, icu=icu)).local_time_zone() is None
+    assert country_for_zone(win.local_time_zone()) == "DE"
+    assert win._caps["time_zone"].available
+    assert "time_zone" in [cap.name for cap in win.capabilities()]
+
+
+def test_windows_time_zone_without_icu_is_none_and_says_why():
+    win = WindowsPlatform(api=FakeWinApi(zone="W. Europe Standard Time", icu=None))
+    assert win.local_time_zone() is None
+    cap = win._caps["time_zone"]
+    assert not cap.available and "icu.dll" in cap.reason and "1903" in cap.reason
+
+
+def test_windows_time_zone_unknown_key_or_unmapped_zone_is_none():
+    no_key = WindowsPlatform(api=FakeWinApi(zone=None, icu=WIN_TO_IANA))
+    assert no_key.local_time_zone() is None
+    assert "TimeZoneKeyName" in no_key._caps["time_zone"].reason
+    unmapped = WindowsPlatform(api=FakeWinApi(zone="Mars Standard Time", icu=WIN_TO_IANA))
+    assert unmapped.local_time_zone() is None
+    assert "Mars Standard Time" in unmapped._caps["time_zone"].reason
