@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from server.api.deps import Principal, context, require
-from server.services import enrollment, fleet
+from server.services import enrollment, fleet, visibility
 from server.services.clock import rfc3339
 from server.storage import enrollment as token_store
 
@@ -30,10 +30,12 @@ class NewEnrollmentToken(BaseModel):
 
 @router.get("/devices")
 def list_devices(request: Request,
-                 _: Principal = Depends(require("devices.read"))) -> dict[str, Any]:
-    """Every device with its owner and latest check-in."""
+                 principal: Principal = Depends(require("devices.read"))) -> dict[str, Any]:
+    """Every device with its owner and latest check-in (for the help desk: the devices of
+    employees who have a case)."""
     with context(request).db.transaction() as session:
-        return {"devices": fleet.list_devices(session)}
+        return {"devices": fleet.list_devices(
+            session, only=visibility.employee_filter(principal.role))}
 
 
 @router.post("/devices/{device_id}/revoke")
@@ -49,11 +51,12 @@ def revoke_device(device_id: str, request: Request,
 
 @router.get("/employees")
 def list_employees(request: Request, limit: int = 100, offset: int = 0,
-                   _: Principal = Depends(require("employees.read"))) -> dict[str, Any]:
-    """Employees with their aliases."""
+                   principal: Principal = Depends(require("employees.read"))) -> dict[str, Any]:
+    """Employees with their aliases (for the help desk: those who have a case)."""
     with context(request).db.transaction() as session:
-        return {"employees": fleet.list_employees(session, limit=min(limit, 1000),
-                                                  offset=max(offset, 0))}
+        return {"employees": fleet.list_employees(
+            session, limit=min(limit, 1000), offset=max(offset, 0),
+            only=visibility.employee_filter(principal.role))}
 
 
 @router.post("/employees", status_code=201)

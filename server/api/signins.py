@@ -14,7 +14,7 @@ from server.api.deps import Principal, client_ip, context, require
 from server.context import AppContext
 from server.ingest import parse
 from server.ingest.formats import UnknownFormat, get_parser
-from server.services import api_tokens
+from server.services import api_tokens, visibility
 from server.services.errors import InvalidInput, NotFound, Unauthenticated
 from server.services.ingest_input import ingest_input
 from server.services.ingestion import Ingestor
@@ -85,8 +85,10 @@ async def ingest_logins(request: Request,
 @router.get("/admin/signins")
 def list_signins(request: Request, employee: str | None = None, flagged: bool = False,
                  limit: int = Query(100, ge=1, le=MAX_PAGE), cursor: str | None = None,
-                 _: Principal = Depends(require("signins.read"))) -> dict[str, Any]:
-    """Stored sign-ins newest first, with place, flags (and their details) and answers."""
+                 principal: Principal = Depends(require("signins.read"))
+                 ) -> dict[str, Any]:
+    """Stored sign-ins newest first, with place, flags (and their details) and answers; the
+    help desk sees those of employees who have a case."""
     ctx = context(request)
     with ctx.db.transaction() as session:
         employee_id = None
@@ -94,10 +96,12 @@ def list_signins(request: Request, employee: str | None = None, flagged: bool = 
             person = employee_store.get_by_email(session, employee)
             if person is None:
                 raise NotFound(f"no employee {employee}")
+            visibility.require_visible(session, principal.role, person.id)
             employee_id = person.id
         rows = signin_store.list_signins(session.connection(), employee_id=employee_id,
                                          flagged=flagged, limit=limit + 1,
-                                         before=decode_cursor(cursor) if cursor else None)
+                                         before=decode_cursor(cursor) if cursor else None,
+                                         only=visibility.employee_filter(principal.role))
     more, rows = len(rows) > limit, rows[:limit]
     return {"signins": [{**signin_json(r, with_details=True), "identity": r["identity"],
                          "employee_id": r["employee_id"]} for r in rows],

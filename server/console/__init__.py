@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from server.api.deps import CSRF_COOKIE, SESSION_COOKIE, client_ip, context, secure_cookies
-from server.services import console_auth, fleet, roles
+from server.services import console_auth, fleet, roles, visibility
 from server.services.console_auth import ConsoleIdentity
 from server.services.errors import Conflict, NotFound, RateLimited
 from server.services.secrets import new_secret
@@ -133,7 +133,8 @@ def home(request: Request) -> Response:
                        for e in audit_store.entries(session, limit=200)]
             return _page(request, "audit.html", user=identity, entries=entries)
         return _page(request, "employees.html", user=identity,
-                     employees=fleet.list_employees(session, limit=500))
+                     employees=fleet.list_employees(
+                         session, limit=500, only=visibility.employee_filter(identity.role)))
 
 
 @router.post("/devices/{device_id}/revoke")

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from rules.countries import is_country_code
@@ -48,9 +49,11 @@ def employee_dict(employee: Any, aliases: list[str]) -> dict[str, Any]:
             "created_at": rfc3339(employee.created_at)}
 
 
-def list_employees(session: Session, *, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    """Employees with their aliases, by email."""
-    employees = employee_store.list_employees(session, limit=limit, offset=offset)
+def list_employees(session: Session, *, limit: int = 100, offset: int = 0,
+                   only: Select[Any] | None = None) -> list[dict[str, Any]]:
+    """Employees with their aliases, by email (only those in the `only` subquery, if given:
+    see server.services.visibility)."""
+    employees = employee_store.list_employees(session, limit=limit, offset=offset, only=only)
     aliases = employee_store.aliases_of(session, [e.id for e in employees])
     return [employee_dict(e, aliases[e.id]) for e in employees]
 
@@ -74,9 +77,11 @@ def device_dict(listing: device_store.DeviceListing,
     }
 
 
-def list_devices(session: Session, *, include_revoked: bool = True) -> list[dict[str, Any]]:
-    """Every device with owner, latest check-in and loss report, newest enrolment first."""
-    listings = device_store.list_devices(session, include_revoked=include_revoked)
+def list_devices(session: Session, *, include_revoked: bool = True,
+                 only: Select[Any] | None = None) -> list[dict[str, Any]]:
+    """Every device (of the employees in the `only` subquery, if given) with owner, latest
+    check-in and loss report, newest enrolment first."""
+    listings = device_store.list_devices(session, include_revoked=include_revoked, only=only)
     lost = loss_store.reported_at(session, (d.device.id for d in listings))
     return [device_dict(d, lost.get(d.device.id)) for d in listings]
 

@@ -1,8 +1,9 @@
 """Console roles and the one table saying what each may do.
 
 Roles: `security_admin` (rules, devices, everything), `helpdesk` (cases and the employees in
-them), `auditor` (read-only, including the audit log). Routes ask `allowed(role, permission)`;
-nothing else decides access.
+them), `auditor` (read-only, including the audit log). Routes ask `allowed(role, permission)`
+for the kind of action; `sees_only_case_employees(role)` narrows the help desk's reads of
+people, devices and sign-ins to the employees who have a case (server.services.visibility).
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
                            "signins.read"}),
     "auditor": frozenset(_READ | {"cases.read"}),
 }
+
+
+# Roles whose reads of employees, devices and sign-ins cover only employees with a case.
+_CASE_SCOPED = frozenset({"helpdesk"})
+
+
+def sees_only_case_employees(role: str | None) -> bool:
+    """True if `role` may read only the employees who have a case (the help desk)."""
+    return role in _CASE_SCOPED
 
 
 def allowed(role: str | None, permission: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from server.storage.models import ConsoleUser, Employee
@@ -73,6 +73,11 @@ def add_note(session: Session, case_id: int, *, kind: str, author: str, body: st
 def by_number(session: Session, number: int) -> Case | None:
     """The case shown as "#number"."""
     return session.scalar(select(Case).where(Case.number == number))
+
+
+def employees_with_cases() -> Select[Any]:
+    """A subquery of the ids of employees who have (or had) a case, for `IN` filters."""
+    return select(Case.employee_id).distinct()
 
 
 def list_cases(session: Session, *, state: str | None = None, assignee_id: int | None = None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from server.storage.base import rowcount
@@ -72,8 +72,10 @@ class DeviceListing:
 
 
 def list_devices(session: Session, *, include_revoked: bool = True, limit: int = 500,
-                 offset: int = 0) -> list[DeviceListing]:
-    """Devices with their owner and latest check-in, most recently enrolled first."""
+                 offset: int = 0, only: Select[Any] | None = None
+                 ) -> list[DeviceListing]:
+    """Devices with their owner and latest check-in, most recently enrolled first (only the
+    devices of employees whose id is in the `only` subquery, if given)."""
     query = (select(Device, Employee.email, DeviceState.last_checkin_at,
                     DeviceState.last_country_code, DeviceState.state)
              .join(Employee, Employee.id == Device.employee_id)
@@ -81,4 +83,6 @@ def list_devices(session: Session, *, include_revoked: bool = True, limit: int =
              .order_by(Device.enrolled_at.desc(), Device.id).limit(limit).offset(offset))
     if not include_revoked:
         query = query.where(Device.revoked_at.is_(None))
+    if only is not None:
+        query = query.where(Device.employee_id.in_(only))
     return [DeviceListing(*row) for row in session.execute(query)]

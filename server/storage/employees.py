@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from server.storage.models import Employee, EmployeeAlias
@@ -83,10 +84,13 @@ def aliases_of(session: Session, employee_ids: Iterable[int]) -> dict[int, list[
     return out
 
 
-def list_employees(session: Session, *, limit: int = 100, offset: int = 0) -> list[Employee]:
-    """Employees ordered by email."""
-    return list(session.scalars(select(Employee).order_by(Employee.email)
-                                .limit(limit).offset(offset)))
+def list_employees(session: Session, *, limit: int = 100, offset: int = 0,
+                   only: Select[Any] | None = None) -> list[Employee]:
+    """Employees ordered by email (only those whose id is in the `only` subquery, if given)."""
+    query = select(Employee).order_by(Employee.email).limit(limit).offset(offset)
+    if only is not None:
+        query = query.where(Employee.id.in_(only))
+    return list(session.scalars(query))
 
 
 def count_employees(session: Session) -> int:

@@ -16,7 +16,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BindParameter, Connection, Table, and_, bindparam, func, insert, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+)
 
 from server.storage.base import UTCDateTime
 from server.storage.signin_models import SignInAnswer, SignInFlag, SignInRow
@@ -160,12 +171,15 @@ def employee_signins(conn: Connection, employee_id: int, *, limit: int = 50,
 
 
 def list_signins(conn: Connection, *, employee_id: int | None = None, flagged: bool = False,
-                 limit: int = 100, before: tuple[datetime, int] | None = None
-                 ) -> list[dict[str, Any]]:
-    """Sign-ins of everyone (or one employee) newest first, optionally only flagged ones."""
+                 limit: int = 100, before: tuple[datetime, int] | None = None,
+                 only: Select[Any] | None = None) -> list[dict[str, Any]]:
+    """Sign-ins of everyone (or one employee) newest first, optionally only flagged ones, and
+    only of employees whose id is in the `only` subquery, if given."""
     query = _listing_query(limit, before)
     if employee_id is not None:
         query = query.where(SIGNINS.c.employee_id == employee_id)
+    if only is not None:
+        query = query.where(SIGNINS.c.employee_id.in_(only))
     if flagged:
         query = query.where(SIGNINS.c.flag_count > 0)
     return _with_flags(conn, [dict(r._mapping) for r in conn.execute(query)])

@@ -105,3 +105,32 @@ def test_role_matrix(app, kit) -> None:
     assert helpdesk.get("/api/v1/admin/cases/99").status_code == 404
     geo = helpdesk.get("/api/v1/admin/geoip").json()
     assert geo["is_demo_database"] is True and "2018" in geo["warning"]
+
+
+def test_help_desk_sees_only_employees_with_a_case(app, kit) -> None:
+    open_case(app, kit)  # e1042 has a case
+    kit.enrol(app, "e2000@corp.example", ("e2000",))
+    token = kit.ingest_token(app)
+    kit.post_logins(app, token, "generic-csv",
+                    kit.csv(f"e2000,2024-04-11T08:00:00Z,{kit.LONDON},success,e2000-1"))
+    helpdesk, _ = app.login("helpdesk")
+    admin, _ = app.login("security_admin")
+
+    def owners(client, path: str, key: str, field: str) -> set[str]:
+        reply = client.get(path)
+        assert reply.status_code == 200, reply.text
+        return {row[field] for row in reply.json()[key]}
+
+    everyone = {"e1042@corp.example", "e2000@corp.example"}
+    assert owners(admin, "/api/v1/admin/employees", "employees", "email") == everyone
+    assert owners(helpdesk, "/api/v1/admin/employees", "employees", "email") == {
+        "e1042@corp.example"}
+    assert owners(admin, "/api/v1/admin/devices", "devices", "employee") == everyone
+    assert owners(helpdesk, "/api/v1/admin/devices", "devices", "employee") == {
+        "e1042@corp.example"}
+    assert owners(admin, "/api/v1/admin/signins", "signins", "identity") >= {"e1042", "e2000"}
+    assert owners(helpdesk, "/api/v1/admin/signins", "signins", "identity") == {"e1042"}
+    refused = helpdesk.get("/api/v1/admin/signins?employee=e2000@corp.example")
+    assert refused.status_code == 403 and "have a case" in refused.json()["message"]
+    mine = helpdesk.get("/api/v1/admin/signins?employee=e1042@corp.example")
+    assert mine.status_code == 200 and len(mine.json()["signins"]) == 11

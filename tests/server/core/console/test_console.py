@@ -7,7 +7,9 @@ import re
 
 import pytest
 
+from server.storage import cases as case_store
 from server.storage import console as console_store
+from server.storage import employees as employee_store
 
 PASSWORD = "correct horse battery staple"
 
@@ -117,7 +119,13 @@ def test_landing_pages_per_role_show_real_data(harness):
     harness.enroll(name="LAPTOP-X")
     helpdesk, _ = harness.login("helpdesk")
     page = helpdesk.get("/console/").text
-    assert "Employees" in page and "e1042@corp.example" in page and "LAPTOP-X" not in page
+    assert "Employees" in page and "No employee has a case yet" in page
+    assert "e1042@corp.example" not in page  # the help desk sees only employees with a case
+    with harness.ctx.db.transaction() as s:
+        employee = employee_store.get_by_email(s, "e1042@corp.example")
+        case_store.create_case(s, employee_id=employee.id, opened_by="test", now=harness.clock())
+    page = helpdesk.get("/console/").text
+    assert "e1042@corp.example" in page and "LAPTOP-X" not in page
     auditor, _ = harness.login("auditor")
     page = auditor.get("/console/").text
     assert "Audit log" in page and "device.enroll" in page and "console.login" in page
