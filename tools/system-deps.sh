@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test-suite needs (Chromium and Firefox ESR for browser tests).
+# Installs the Debian packages the test-suite needs (Chromium and Firefox ESR for browser tests,
+# dbus-daemon for the logind before-sleep tests).
 # As root it installs them; otherwise it stops and prints the exact command to run.
 set -euo pipefail
 needed=()
 [ -x /usr/bin/chromium ] || needed+=(chromium)
 [ -x /usr/bin/firefox-esr ] || needed+=(firefox-esr)  # browsing-nudge tests (issue 7)
+[ -x /usr/bin/dbus-daemon ] || needed+=(dbus)  # a private bus for the before-sleep tests
 ((${#needed[@]})) || exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "installing system packages: ${needed[*]}"

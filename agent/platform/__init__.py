@@ -14,6 +14,7 @@ The implementation is chosen once, by `sys.platform`, among `windows.py`, `macos
 | `reduce_priority()` | lowers this process's CPU and I/O priority; returns what was applied |
 | `release_memory()` | returns freed heap memory to the OS (glibc malloc_trim) |
 | `local_time_zone()` | the OS's IANA zone where TZ and /etc do not tell (Windows), else **None** |
+| `on_about_to_sleep(before, after)` | before-sleep/after-wake callbacks; returns the unregisterer |
 | `SleepDetector` | wall-clock vs monotonic gap: "the laptop slept N seconds" (always available) |
 
 Unknown is never reported as 0 or False: a headless machine answers None and says why in
@@ -23,6 +24,7 @@ Unknown is never reported as 0 or False: a headless machine answers None and say
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from agent.platform.base import BrowserRoot, Capability, SleepDetector
@@ -30,8 +32,8 @@ from agent.platform.signins import LaptopSignin, SigninBatch
 
 __all__ = ["NAME", "BrowserRoot", "Capability", "LaptopSignin", "SigninBatch", "SleepDetector",
            "browser_profile_roots", "capabilities", "idle_seconds", "implementation",
-           "known_folders", "local_time_zone", "reduce_priority", "release_memory",
-           "session_locked", "signin_reader"]
+           "known_folders", "local_time_zone", "on_about_to_sleep", "reduce_priority",
+           "release_memory", "session_locked", "signin_reader"]
 
 if sys.platform == "win32":
     NAME = "windows"
@@ -70,6 +72,14 @@ def local_time_zone() -> str | None:
 def session_locked() -> bool | None:
     """Whether this desktop session is locked, or None when unknown."""
     return implementation().session_locked()
+
+
+def on_about_to_sleep(before_sleep: Callable[[float], None],
+                      after_wake: Callable[[], None] | None = None) -> Callable[[], None]:
+    """Call `before_sleep(budget_seconds)` when the OS announces sleep (the OS waits for it
+    to return, within its own limit) and `after_wake()` on resume; returns the function that
+    unregisters. Where the OS cannot tell, nothing is called and `capabilities()` says why."""
+    return implementation().on_about_to_sleep(before_sleep, after_wake)
 
 
 def capabilities() -> list[Capability]:

@@ -7,6 +7,7 @@ agent never branches on the operating system.
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,16 +36,15 @@ class Capability:
                 "degraded": self.degraded, "reason": self.reason}
 
 
-ABOUT_TO_SLEEP_UNOBSERVED = Capability(
-    "about_to_sleep", False, "", False, "not observed: sleep is detected after waking (clock gap)")
-
-
 class PlatformBase:
-    """What every OS module has in common: probing its capabilities on first request.
+    """What every OS module has in common: probing its capabilities on first request, and
+    the before-sleep registration (`on_about_to_sleep`, see agent/platform/sleep.py).
 
-    Subclasses fill `_caps` as `idle_seconds()` and `session_locked()` find out what works."""
+    Subclasses fill `_caps` as `idle_seconds()` and `session_locked()` find out what works,
+    and return their OS's sleep watch from `_sleep_watch()`."""
 
     _caps: dict[str, Capability]
+    _sleep: object | None = None  # the SleepRegistry, made on first use
 
     def idle_seconds(self) -> float | None:
         raise NotImplementedError
@@ -58,12 +58,38 @@ class PlatformBase:
         return None
 
     def capabilities(self) -> list[Capability]:
-        """What works here and what does not; idle and lock are probed if not yet probed."""
+        """What works here and what does not; idle and lock are probed if not yet probed,
+        and `about_to_sleep` is the running sleep watch's state (probed when none runs)."""
         if "idle" not in self._caps:
             self.idle_seconds()
         if "lock" not in self._caps:
             self.session_locked()
-        return [self._caps["idle"], self._caps["lock"], ABOUT_TO_SLEEP_UNOBSERVED]
+        return [self._caps["idle"], self._caps["lock"], self._sleep_registry().capability()]
+
+    def on_about_to_sleep(self, before_sleep: Callable[[float], None],
+                          after_wake: Callable[[], None] | None = None) -> Callable[[], None]:
+        """Call `before_sleep(budget_seconds)` when the OS announces sleep - the OS waits
+        until it returns (at most its own limit) - and `after_wake()` on resume. The first
+        registration starts the OS watch; returns the function that unregisters."""
+        return self._sleep_registry().subscribe(before_sleep, after_wake)
+
+    def _sleep_watch(self):
+        """This OS's `SleepWatch` (agent/platform/sleep.py); none by default."""
+        from agent.platform.sleep import Unobserved
+
+        return Unobserved("not observed on this OS: sleep is detected after waking "
+                          "(clock gap)")
+
+    def _sleep_registry(self):
+        with _REGISTRY_LOCK:  # the seal sensor and a status request may ask at once
+            if self._sleep is None:
+                from agent.platform.sleep import SleepRegistry
+
+                self._sleep = SleepRegistry(self._sleep_watch())
+            return self._sleep
+
+
+_REGISTRY_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Idle, in order of preference: GNOME Mutter's IdleMonitor (works on Wayland and X
 the X11 XScreenSaver extension (libXss), systemd-logind's IdleHint/IdleSinceHint (coarse: the
 desktop only sets it after its own idle timeout). Lock: logind's LockedHint, then GNOME's
 ScreenSaver interface. D-Bus is reached through `gdbus`/`busctl` subprocesses behind one seam
-(`runner`), libXss through the `x11.XScreenSaver` object; tests inject both.
+(`runner`), libXss through the `x11.XScreenSaver` object; tests inject both. Before sleep:
+a logind delay inhibitor on the bus at `sleep_bus` (agent/platform/sleep_linux.py).
 
 A mechanism that failed is not retried for `retry_after` seconds, so a headless machine does
 not spawn tools on every poll.
@@ -50,8 +51,9 @@ class LinuxPlatform(PlatformBase):
 
     def __init__(self, *, runner: Runner = run_command, xss: object | None = None,
                  env: Mapping[str, str] = os.environ, home: Path | None = None,
-                 clock: Callable[[], float] = time.time, retry_after: float = 300.0) -> None:
-        self.runner, self.env, self.clock = runner, env, clock
+                 clock: Callable[[], float] = time.time, retry_after: float = 300.0,
+                 sleep_bus: str = "SYSTEM") -> None:
+        self.runner, self.env, self.clock, self.sleep_bus = runner, env, clock, sleep_bus
         self.xss = xss if xss is not None else XScreenSaver(env.get("DISPLAY", ""))
         self.home = home or Path.home()
         self.retry_after = retry_after
@@ -119,6 +121,12 @@ class LinuxPlatform(PlatformBase):
             return self._found("lock", "gnome-screensaver", out.strip() == "(true,)")
         self._missing("lock", "logind", "gnome-screensaver")
         return None
+
+    # -- before sleep -------------------------------------------------------------------------
+    def _sleep_watch(self):
+        from agent.platform.sleep_linux import LogindSleepWatch
+
+        return LogindSleepWatch(bus=self.sleep_bus)
 
     # -- capability bookkeeping -------------------------------------------------------------
     def _found(self, name: str, source: str, value, *, degraded: bool = False,

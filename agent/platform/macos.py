@@ -3,7 +3,8 @@
 Idle: `ioreg -c IOHIDSystem` prints `"HIDIdleTime" = <nanoseconds>` (IOKit's count since
 the last HID event). Lock: the Root entry's `IOConsoleUsers` array carries, per console user,
 the CGSession dictionary keys including `CGSSessionScreenIsLocked` (the same data as
-`CGSessionCopyCurrentDictionary`). Both come through the subprocess seam (`runner`).
+`CGSessionCopyCurrentDictionary`). Both come through the subprocess seam (`runner`). Before
+sleep: IOKit's system power notifications (sleep_macos.py).
 """
 
 from __future__ import annotations
@@ -66,11 +67,19 @@ class MacPlatform(PlatformBase):
     """The macOS implementation behind the facade."""
 
     def __init__(self, *, runner: Runner = run_command, uid: int | None = None,
-                 home: Path | None = None) -> None:
+                 home: Path | None = None, iokit: object | None = None,
+                 corefoundation: object | None = None) -> None:
         self.runner = runner
         self.uid = uid if uid is not None else os.getuid()
         self.home = home or Path.home()
+        self.frameworks = iokit, corefoundation  # stand-ins for tests; loaded when None
         self._caps: dict[str, Capability] = {}
+
+    def _sleep_watch(self):
+        """Before sleep: IORegisterForSystemPower on a CFRunLoop thread (sleep_macos.py)."""
+        from agent.platform.sleep_macos import MacSleepWatch
+
+        return MacSleepWatch(*self.frameworks)
 
     def _run(self, cap: str, argv: list[str]) -> bytes | None:
         try:

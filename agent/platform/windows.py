@@ -1,4 +1,5 @@
-"""Windows: idle (GetLastInputInfo), lock (WTS session flags), time zone, sign-ins, folders.
+"""Windows: idle (GetLastInputInfo), lock (WTS session flags), time zone, sign-ins, folders;
+before sleep in sleep_windows.py.
 
 `WinApi` is the ctypes boundary (constructed only on Windows); `WindowsPlatform` holds the
 logic and takes any object of the same shape, so the logic is tested on every OS.
@@ -130,10 +131,18 @@ class WindowsPlatform(PlatformBase):
     """The Windows implementation behind the facade."""
 
     def __init__(self, *, api: object | None = None, runner: Runner = run_command,
-                 env: Mapping[str, str] = os.environ, home: Path | None = None) -> None:
+                 env: Mapping[str, str] = os.environ, home: Path | None = None,
+                 powrprof: object | None = None) -> None:
         self.api = api if api is not None else WinApi()
         self.runner, self.env, self.home = runner, env, home or Path.home()
+        self.powrprof = powrprof  # powrprof.dll's stand-in for tests; loaded when None
         self._caps: dict[str, Capability] = {}
+
+    def _sleep_watch(self):
+        """Before sleep: PowerRegisterSuspendResumeNotification (sleep_windows.py)."""
+        from agent.platform.sleep_windows import WindowsSleepWatch
+
+        return WindowsSleepWatch(self.powrprof)
 
     def local_time_zone(self) -> str | None:
         """IANA name of the local time zone: Windows keeps its own zone ids (kernel32

@@ -5,7 +5,7 @@
   later (a download finishing, a busy file released) are sealed on later ticks.
 - Return: input after unlock (idle time drops, not locked). The files sealed in that away
   period are unsealed unless the policy keeps them sealed until the employee unseals them.
-- Before sleep: a seal pass bounded by a time budget (best effort).
+- Before sleep: a seal pass bounded by the time the OS allows (best effort; reason "sleep").
 - `seal_now` / `unseal_now`: on request (manual sessions are not unsealed on return).
 
 `observe()` is cheap and never blocks on file work: passes run on one worker thread after
@@ -207,16 +207,19 @@ class SealService(Passes):
             return "seal:" + reason
         return None
 
-    def before_sleep(self) -> SealFinished | None:
-        """Seal what can be sealed within the sleep budget (call from the about-to-sleep hook).
+    def before_sleep(self, budget: float | None = None) -> SealFinished | None:
+        """Seal what can be sealed within `budget` seconds (the OS's before-sleep allowance,
+        from agent/platform/sleep.py; `policy.sleep_budget_seconds` when not given). Runs on
+        the caller's thread, which the OS waits for before sleeping.
 
         Returns None when the policy says no, or when a pass already running keeps the lock
         for the whole budget (that pass is sealing anyway).
         """
         if not self.policy.seal_before_sleep:
             return None
-        budget = self.policy.sleep_budget_seconds
+        budget = self.policy.sleep_budget_seconds if budget is None else budget
         deadline = self.clock() + budget
+        self.apply_notes()  # what the watcher saw since the last tick is pending too
         if not self.away:
             self.away, self.away_reason = True, "sleep"
             self.session = f"sleep-{uuid.uuid4().hex[:12]}"

@@ -8,6 +8,12 @@ while away and puts the counters in the check-in state (`state.seal`). Passes ru
 made with `ctx.spawn`, so this sensor's inbox never waits on file work; events
 (`seal_started`, `seal_finished`, `unseal_finished`, `seal_error`) go to the outbox.
 
+Before sleep the OS itself is asked (`ctx.platform.on_about_to_sleep`, agent/platform/sleep.py):
+the platform calls `_before_sleep(budget)` on its own thread and lets the laptop sleep only
+when it returns, so that pass (reason `sleep`) runs right there rather than through the inbox
+or the worker; other sensors hear `about-to-sleep`. After the wake, input in an unlocked
+session counts as the return (an unlock does anyway).
+
 The tray reaches it through the local API (`ctx.answer_requests`): `seal.now` and
 `seal.unseal` queue a pass on the same worker thread (after any pass already running) and wait
 for its outcome; `seal.status` reads the journal. The policy fields come from the rule bundle's
@@ -77,6 +83,9 @@ class SealSensor(Sensor):
         self._waiting: set[Future] = set()  # tray requests queued on the worker
         self._lock = threading.Lock()
         self._stopping = False
+        self._unsubscribe_sleep: Callable[[], None] | None = None
+        self._sleep_pass = threading.Lock()  # held while a before-sleep pass runs
+        self._woke_at: float | None = None  # set on resume until the employee is back
 
     def configure(self, options, updated) -> None:
         self.values = dict(options)
@@ -114,6 +123,9 @@ class SealSensor(Sensor):
         ctx.answer_requests("seal.now", lambda _body: self.seal_now())
         ctx.answer_requests("seal.unseal", lambda _body: self.unseal_now())
         ctx.answer_requests("seal.status", lambda _body: self.seal_status())
+        subscribe = getattr(ctx.platform, "on_about_to_sleep", None)
+        if subscribe is not None:
+            self._unsubscribe_sleep = subscribe(self._before_sleep, self._after_wake)
 
     def _start_up(self) -> None:
         stack = self.stack
@@ -144,10 +156,44 @@ class SealSensor(Sensor):
             service.before_sleep()
         self._publish()
 
+    def _before_sleep(self, budget: float) -> None:
+        """The OS announced sleep and waits for this to return (platform thread)."""
+        with self._sleep_pass:
+            stack = self.stack
+            if stack is None or self._stopping or not self.values.get("enabled", True):
+                return
+            self.ctx.publish(ABOUT_TO_SLEEP, budget_seconds=round(budget, 2))
+            stack.service.before_sleep(budget)
+            self._publish()
+
+    def _after_wake(self) -> None:
+        """The OS resumed (platform thread): watch for the employee's return."""
+        self._woke_at = self.ctx.clock()
+        self._return_after_wake()
+
+    def _return_after_wake(self) -> None:
+        """After a before-sleep seal, input after the wake in an unlocked session is the
+        return (a locked session comes back through `unlocked`)."""
+        woke_at, stack = self._woke_at, self.stack
+        if woke_at is None or stack is None:
+            return
+        service = stack.service
+        if not service.away or service.away_reason != "sleep":
+            self._woke_at = None  # back already, or away for idle/lock: the signals decide
+            return
+        platform = self.ctx.platform
+        locked, idle = platform.session_locked(), platform.idle_seconds()
+        if locked or idle is None or self.ctx.clock() - idle < woke_at:
+            return
+        self._woke_at = None
+        service.came_back()
+        self._publish()
+
     def tick(self) -> float:
         service = self.stack.service
         if self.values.get("enabled", True):
             service.tick()
+            self._return_after_wake()
         service.drain_events()  # already in the outbox (`emit`); only the CLI reads this buffer
         now = self.ctx.clock()
         if now - self._last_refresh >= REFRESH_WATCHES_EVERY:
@@ -161,9 +207,13 @@ class SealSensor(Sensor):
             self._stopping = True
             for future in self._waiting:
                 future.cancel()
-        if self.stack is not None:
-            self.stack.close()
-            self.stack = None
+        unsubscribe, self._unsubscribe_sleep = self._unsubscribe_sleep, None
+        if unsubscribe is not None:
+            unsubscribe()  # releases the OS's sleep delay
+        with self._sleep_pass:  # a before-sleep pass in progress finishes first
+            if self.stack is not None:
+                self.stack.close()
+                self.stack = None
 
     def status(self) -> dict[str, Any]:
         return {"seal": self.stack.service.status().as_dict()} if self.stack is not None else {}

@@ -74,15 +74,16 @@ def test_logind_idle_hint_is_coarse_and_says_so():
     assert cap.source == "logind-idlehint" and cap.degraded and "coarse" in cap.reason
 
 
-def test_nothing_available_gives_none_with_every_reason_never_zero():
+def test_nothing_available_gives_none_with_every_reason_never_zero(tmp_path):
     bus = Bus({"gdbus": NO_BUS, "busctl": NO_BUS})
-    linux = LinuxPlatform(runner=bus, xss=NO_X)
+    linux = LinuxPlatform(runner=bus, xss=NO_X, sleep_bus=f"unix:path={tmp_path / 'no-bus'}")
     assert linux.idle_seconds() is None
     assert linux.session_locked() is None
     idle, lock, sleep = linux.capabilities()
     assert not idle.available and not lock.available and not sleep.available
     assert "DISPLAY" in idle.reason and "Failed to connect to bus" in idle.reason
     assert "logind" in lock.reason and "gnome-screensaver" in lock.reason
+    assert sleep.name == "about_to_sleep" and "no D-Bus at" in sleep.reason
 
 
 def test_a_failed_mechanism_is_not_retried_until_retry_after():
