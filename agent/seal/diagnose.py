@@ -17,7 +17,7 @@ from agent.seal.errors import (
     HeaderMismatchError,
     SealIntegrityError,
 )
-from agent.seal.format import SealHeader, Source, chunk_nonce, read_exact
+from agent.seal.layout import SealHeader, Source, chunk_nonce, read_exact
 
 WINDOW = 4096
 

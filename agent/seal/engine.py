@@ -1,14 +1,15 @@
 """Seal and unseal one file in place, crash-safely, and recover after a crash.
 
 Seal `P`: journal `started` -> write the sealed form to hidden temporary `T` in the same folder
--> fsync `T` -> decrypt `T` again and compare its SHA-256 with the plaintext's -> check `P` did
-not change -> journal `verified` -> rename `T` to `P.heedful` (never replacing) -> fsync the
-folder -> remove `P` -> journal done. Unseal mirrors it and restores the original bytes,
-modification time and permission bits. The removal is not fsynced on its own: it becomes
-durable with the folder's next fsync, and a power cut before that can only bring the old copy
-back next to the new one (both complete), never lose one. Any failure (ENOSPC, EACCES, a tampered
-file, a crash) is resolved by `recovery.resolve`: at every instant the file exists as plaintext
-or as a complete sealed file. All writes go through a `FileOps` (the fault-injection seam).
+-> fsync `T` -> read `T` back, decrypt it and compare it byte for byte with `P` read again
+(`agent.seal.copying`) -> check `P` did not change -> journal `verified` -> rename `T` to
+`P.heedful` (never replacing) -> fsync the folder -> remove `P` -> journal done. Unseal mirrors
+it and restores the original bytes, modification time and permission bits. The removal is not
+fsynced on its own: it becomes durable with the folder's next fsync, and a power cut before that
+can only bring the old copy back next to the new one (both complete), never lose one. Any
+failure (ENOSPC, EACCES, a tampered file, a crash) is resolved by `recovery.resolve`: at every
+instant the file exists as plaintext or as a complete sealed file. All writes go through a
+`FileOps` (the fault-injection seam).
 """
 
 from __future__ import annotations
@@ -19,16 +20,25 @@ import logging
 import os
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.platform import files as platform_files
-from agent.seal import names, recovery
-from agent.seal.errors import SealError, SourceChangedError
+from agent.seal import copying, names, recovery
+from agent.seal.errors import SealError, SourceChangedError, VerificationError
 from agent.seal.fileops import FileOps
-from agent.seal.format import DEFAULT_CHUNK_SIZE, KeyLookup, key_id, open_stream, seal_stream
+from agent.seal.format import (
+    DEFAULT_CHUNK_SIZE,
+    Buffers,
+    ChunkSealer,
+    KeyLookup,
+    SealHeader,
+    key_id,
+    sealed_size,
+)
 from agent.seal.journal import Identity, Journal, Op
 
 log = logging.getLogger(__name__)
@@ -36,12 +46,6 @@ log = logging.getLogger(__name__)
 SEALED, UNSEALED, BUSY, CHANGED = "sealed", "unsealed", "busy", "changed"
 GONE, SKIPPED, FAILED = "gone", "skipped", "failed"
 BusyProbe = Callable[[Path], "str | None"]
-
-
-class VerificationError(SealError):
-    """What was written does not read back as what was read: the disk or memory misbehaved."""
-
-    kind = "verification_failed"
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class SealEngine:
         self.clock, self.chunk_size = clock, chunk_size
         self.settle_seconds, self.partial_settle_seconds = settle_seconds, partial_settle_seconds
         self.unresolved = 0  # operations left in the journal after a failed resolve
+        self._local = threading.local()  # each worker thread reuses its own block buffers
 
     # -- readiness ---------------------------------------------------------------------------
     def busy_reason(self, path: Path, st: os.stat_result, last_change: float = 0.0) -> str | None:
@@ -139,21 +144,25 @@ class SealEngine:
         return Outcome(SEALED, path, op.dst, op.plain_size, op.sealed_size)
 
     def _seal_steps(self, op: Op, st: os.stat_result) -> Op:
+        sealer = ChunkSealer(self.seal_key, size=st.st_size, mtime_ns=st.st_mtime_ns,
+                             mode=stat.S_IMODE(st.st_mode), chunk_size=self.chunk_size)
+        buffers = self._buffers(sealer.header)
         with self.ops.open_read(op.src) as src, self.ops.create(op.tmp) as out:
             if Identity.of(os.fstat(src.fileno())) != op.src_identity:
                 raise SourceChangedError("the file changed just before sealing")
-            result = seal_stream(src, out, self.seal_key, size=st.st_size,
-                                 mtime_ns=st.st_mtime_ns, mode=stat.S_IMODE(st.st_mode),
-                                 chunk_size=self.chunk_size)
+            copying.write_sealed(src, out, sealer, buffers)
             out.fsync()
             tmp_ino = os.fstat(out.fd).st_ino
-        self.ops.barrier("seal.written")
-        with self.ops.open_read(op.tmp) as check:
-            if open_stream(check, self.open_keys).digest != result.digest:
-                raise VerificationError("the sealed copy does not decrypt to what was read")
+            self.ops.barrier("seal.written")
+            try:
+                copying.check_sealed(src, out, sealer, self.open_keys, buffers)
+            except VerificationError:
+                self._check_unchanged(op)  # a plaintext edited meanwhile: retried, no failure
+                raise
         self._check_unchanged(op)
-        op = self.journal.mark_verified(op, digest=result.digest, plain_size=st.st_size,
-                                        sealed_size=result.sealed_bytes, tmp_ino=tmp_ino)
+        op = self.journal.mark_verified(op, plain_size=st.st_size,
+                                        sealed_size=sealed_size(st.st_size, self.chunk_size),
+                                        tmp_ino=tmp_ino)
         self.ops.barrier("seal.verified")
         op = self._place(op, names.sealed_target)
         self.ops.barrier("seal.renamed")
@@ -205,17 +214,17 @@ class SealEngine:
 
     def _unseal_steps(self, op: Op) -> Op:
         with self.ops.open_read(op.src) as src, self.ops.create(op.tmp) as out:
-            result = open_stream(src, self.open_keys, out)
-            self.ops.set_mtime(op.tmp, result.header.mtime_ns)
-            self.ops.chmod(op.tmp, result.header.mode)
+            opener = copying.write_plain(src, out, self.open_keys, self._buffers)
+            header = opener.header
+            self.ops.set_mtime(op.tmp, header.mtime_ns)
+            self.ops.chmod(op.tmp, header.mode)
             out.fsync()  # data and the restored metadata in one go
             self.ops.barrier("unseal.written")
-            if hash_fd(out.fd) != result.digest:  # read back through our own descriptor:
-                raise VerificationError(  # the restored mode may forbid opening it again
-                    "the restored copy does not read back as decrypted")
+            copying.check_plain(src, out, opener, self._buffers(header))
             tmp_ino = os.fstat(out.fd).st_ino
-        op = self.journal.mark_verified(op, digest=result.digest, plain_size=result.header.size,
-                                        sealed_size=result.sealed_bytes, tmp_ino=tmp_ino)
+        op = self.journal.mark_verified(op, plain_size=header.size,
+                                        sealed_size=sealed_size(header.size, header.chunk_size),
+                                        tmp_ino=tmp_ino)
         self.ops.barrier("unseal.verified")
         op = self._place(op, lambda _: names.plain_target(op.original or op.dst))
         self.ops.barrier("unseal.renamed")
@@ -223,9 +232,20 @@ class SealEngine:
         self.ops.barrier("unseal.placed")
         self.ops.unlink(op.src)
         self.ops.barrier("unseal.sealed_removed")
-        self.journal.finish_unseal(op, mtime_ns=result.header.mtime_ns)
+        self.journal.finish_unseal(op, mtime_ns=header.mtime_ns)
         self.ops.barrier("unseal.finished")
         return op
+
+    def _buffers(self, header: SealHeader) -> Buffers:
+        """This thread's block buffers, reused from file to file (allocating and first touching
+        a few MiB per file would cost more than the comparison they serve)."""
+        cached = getattr(self._local, "buffers", None)
+        if cached is not None and cached.fits(header):
+            return cached
+        if header.chunk_size != self.chunk_size:  # another agent's choice: sized, not kept
+            return Buffers.for_header(header, compare=True)
+        self._local.buffers = Buffers.for_chunk_size(self.chunk_size, compare=True)
+        return self._local.buffers
 
     def _place(self, op: Op, free_name: Callable[[Path], Path], tries: int = 5) -> Op:
         """Rename the verified temporary file to its destination; if another file took that
@@ -275,15 +295,6 @@ class SealEngine:
                 settled.append((op, "failed"))
         self.unresolved = len(self.journal.open_ops())
         return settled
-
-
-def hash_fd(fd: int, block: int = 1 << 20) -> bytes:
-    """SHA-256 of an open file from its start (pread: the file position is left alone)."""
-    digest, offset = hashlib.sha256(), 0
-    while chunk := os.pread(fd, block, offset):
-        digest.update(chunk)
-        offset += len(chunk)
-    return digest.digest()
 
 
 def hash_file(ops: FileOps, path: Path, block: int = 1 << 20) -> bytes:

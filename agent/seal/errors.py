@@ -89,6 +89,16 @@ class SourceChangedError(SealError):
     kind = "source_changed"
 
 
+class VerificationError(SealError):
+    """A new copy does not read back as what it was made from: the disk or memory misbehaved.
+
+    Raised when a sealed copy does not decrypt to the plaintext file byte for byte, or a
+    restored plaintext does not read back as the sealed file decrypts; the copy is discarded.
+    """
+
+    kind = "verification_failed"
+
+
 class SealBusyError(SealError):
     """Another process holds the seal lock for longer than we were willing to wait."""
 

@@ -1,188 +1,225 @@
 """The sealed-file format, version 1: streamed AES-256-GCM in fixed-size chunks (STREAM).
 
-A sealed file is a 120-byte header followed by N chunks. The per-file keys come from HKDF-SHA256
-over the device key and a random 32-byte salt; chunk i is AES-256-GCM under the payload key with
-nonce = i as 11 big-endian bytes || last-chunk flag, and the whole header as associated data.
-The header carries its own HMAC so a damaged header is told apart from a damaged body.
-docs/seal-format.md specifies every byte; this module is the reference implementation.
-
-Memory is bounded by one chunk whatever the file size: nothing here reads a whole file.
+`agent.seal.layout` defines the header, the keys and how the body divides into chunks (and is
+re-exported here); this module encrypts and decrypts the chunks. Work is done a block at a time
+(as many whole chunks as fit in about 1 MiB, at least one): `ChunkSealer` and `ChunkOpener`
+handle a block's chunks in caller-owned `Buffers`, so a file costs a few large reads and writes
+and no per-chunk allocation. `seal_stream` and `open_stream` are the reference implementation
+of docs/seal-format.md. Memory is bounded by one block whatever the file size.
 """
 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
-import struct
-from collections.abc import Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NoReturn
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from agent.seal import diagnose
 from agent.seal.errors import (
-    HeaderCorruptError,
-    NotSealedError,
+    SealIntegrityError,
     SourceChangedError,
     TrailingDataError,
     TruncatedError,
-    UnsupportedVersionError,
-    WrongKeyError,
+)
+from agent.seal.layout import (  # noqa: F401 - re-exported: the format's public names
+    BLOCK_BYTES,
+    DEFAULT_CHUNK_SIZE,
+    DEVICE_KEY_LEN,
+    FORMAT_VERSION,
+    HEADER_LEN,
+    HKDF_INFO,
+    KEY_ID_LABEL,
+    KEY_ID_LEN,
+    MAGIC,
+    MAX_CHUNK_SIZE,
+    MAX_CHUNKS,
+    SALT_LEN,
+    SUITE_AES256GCM_HKDF_SHA256,
+    TAG_LEN,
+    Block,
+    KeyLookup,
+    SealHeader,
+    Source,
+    Writer,
+    chunk_count,
+    chunk_nonce,
+    chunks_per_block,
+    derive_file_keys,
+    key_id,
+    open_header,
+    parse_header,
+    read_exact,
+    readinto_exact,
+    sealed_size,
 )
 
-MAGIC = b"HEEDSEAL"
-FORMAT_VERSION = 1
-SUITE_AES256GCM_HKDF_SHA256 = 1
-HEADER_LEN = 120
-TAG_LEN = 16
-SALT_LEN = 32
-KEY_ID_LEN = 16
-DEVICE_KEY_LEN = 32
-DEFAULT_CHUNK_SIZE = 64 * 1024
-MAX_CHUNK_SIZE = 16 * 1024 * 1024  # bounds the memory a hostile header can make us allocate
-MAX_CHUNKS = 1 << 88  # the 11-byte counter
-HKDF_INFO = b"heedful-seal v1"
-KEY_ID_LABEL = b"heedful-seal key id v1"
-_FIELDS = struct.Struct(">8sBBHIQ16s32sqI4s")  # 88 bytes, then a 32-byte HMAC-SHA256
+
+class Buffers:
+    """Memory reused from block to block and file to file: the plaintext, the sealed bytes (with
+    room for the header in front) and, when comparing, a second plaintext."""
+
+    def __init__(self, plain: int, sealed: int, *, compare: bool = False) -> None:
+        self.plain, self.sealed = bytearray(plain), bytearray(sealed)
+        self.check = bytearray(plain if compare else 0)
+
+    @classmethod
+    def for_header(cls, header: SealHeader, *, compare: bool = False) -> Buffers:
+        """Just enough for this file's largest (first) block."""
+        first = next(header.blocks())
+        return cls(first.plain, HEADER_LEN + first.sealed, compare=compare)
+
+    @classmethod
+    def for_chunk_size(cls, chunk_size: int, *, compare: bool = False) -> Buffers:
+        """Enough for a full block of any file with this chunk size."""
+        per = chunks_per_block(chunk_size)
+        return cls(per * chunk_size, HEADER_LEN + per * (chunk_size + TAG_LEN), compare=compare)
+
+    def fits(self, header: SealHeader) -> bool:
+        """Whether every block of this file fits (the first block is the largest)."""
+        first = next(header.blocks())
+        return len(self.plain) >= first.plain and len(self.sealed) >= HEADER_LEN + first.sealed
 
 
-class Writer(Protocol):
-    """Where plaintext or ciphertext goes: anything with `write(bytes)`."""
+class ChunkSealer:
+    """Seals one file: its header, then its chunks in order, a block per call."""
 
-    def write(self, data: bytes, /) -> object: ...
+    def __init__(self, device_key: bytes, *, size: int, mtime_ns: int = 0, mode: int = 0o600,
+                 chunk_size: int = DEFAULT_CHUNK_SIZE, salt: bytes | None = None) -> None:
+        if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk size {chunk_size} outside 1..{MAX_CHUNK_SIZE}")
+        salt = os.urandom(SALT_LEN) if salt is None else salt
+        payload_key, header_key = derive_file_keys(device_key, salt)
+        self.header = SealHeader(chunk_size, size, key_id(device_key), salt, mtime_ns,
+                                 mode & 0o7777)
+        self.raw_header = self.header.encode(header_key)
+        self._aead = AESGCM(payload_key)
 
-
-class Source(Protocol):
-    """Where bytes come from: an unbuffered or buffered binary file."""
-
-    def read(self, n: int = -1, /) -> bytes: ...
-
-    def readinto(self, buffer: memoryview, /) -> int | None: ...
-
-
-KeyLookup = bytes | Mapping[bytes, bytes]
-"""One device key, or a mapping key id -> key (several devices, or old keys)."""
-
-
-def key_id(device_key: bytes) -> bytes:
-    """The 16-byte public identifier of a device key: HMAC-SHA256(key, label)[:16]."""
-    return hmac.new(device_key, KEY_ID_LABEL, hashlib.sha256).digest()[:KEY_ID_LEN]
-
-
-def derive_file_keys(device_key: bytes, salt: bytes) -> tuple[bytes, bytes]:
-    """(payload key, header key): HKDF-SHA256(device key, salt, "heedful-seal v1"), 64 bytes."""
-    if len(device_key) != DEVICE_KEY_LEN:
-        raise ValueError(f"a device key is {DEVICE_KEY_LEN} bytes, got {len(device_key)}")
-    okm = HKDF(algorithm=hashes.SHA256(), length=64, salt=salt, info=HKDF_INFO).derive(device_key)
-    return okm[:32], okm[32:]
+    def seal(self, block: Block, plain: memoryview, out: memoryview) -> None:
+        """Encrypt the block's plaintext (`block.plain` bytes) into `out` (`block.sealed`)."""
+        size, last, ad, encrypt = (self.header.chunk_size, self.header.chunks - 1,
+                                   self.raw_header, self._aead.encrypt_into)
+        read = written = 0
+        for index in range(block.first, block.first + block.count):
+            n = min(size, block.plain - read)
+            encrypt(chunk_nonce(index, index == last), plain[read:read + n], ad,
+                    out[written:written + n + TAG_LEN])
+            read, written = read + n, written + n + TAG_LEN
 
 
-def chunk_count(size: int, chunk_size: int) -> int:
-    """Chunks for `size` plaintext bytes: at least one (an empty file has one empty chunk)."""
-    return max(1, -(-size // chunk_size))
+class ChunkOpener:
+    """Authenticates and decrypts one sealed file's chunks, a block per call."""
+
+    def __init__(self, header: SealHeader, raw_header: bytes, payload_key: bytes) -> None:
+        self.header, self.raw_header = header, raw_header
+        self._aead = AESGCM(payload_key)
+
+    @classmethod
+    def read(cls, src: Source, keys: KeyLookup) -> ChunkOpener:
+        """Read and authenticate the header at the start of `src`."""
+        return cls(*open_header(src, keys))
+
+    def open(self, block: Block, sealed: memoryview, out: memoryview, rest: Source) -> None:
+        """Decrypt the block's sealed bytes into `out`. A chunk that does not authenticate
+        raises the diagnosed SealIntegrityError (`rest`: what follows the block in the file);
+        `out` then holds unauthenticated bytes and must be discarded."""
+        size, last, ad, decrypt = (self.header.chunk_size, self.header.chunks - 1,
+                                   self.raw_header, self._aead.decrypt_into)
+        read = written = 0
+        for index in range(block.first, block.first + block.count):
+            n = min(size, block.plain - written)
+            chunk = sealed[read:read + n + TAG_LEN]
+            try:
+                decrypt(chunk_nonce(index, index == last), chunk, ad, out[written:written + n])
+            except InvalidTag:
+                raise self._failure(index, chunk, sealed[read + n + TAG_LEN:], rest) from None
+            read, written = read + n + TAG_LEN, written + n
+
+    def _failure(self, index: int, chunk: memoryview, after: memoryview,
+                 rest: Source) -> SealIntegrityError:
+        return diagnose.chunk_failure(self._aead, self.raw_header, self.header, index,
+                                      bytes(chunk), _Joined(bytes(after), rest))
 
 
-def sealed_size(size: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
-    """Exact length of the sealed form of a `size`-byte plaintext."""
-    return HEADER_LEN + size + TAG_LEN * chunk_count(size, chunk_size)
+class _Joined:
+    """`head`, then the rest of `tail`: the bytes after a failed chunk, for its diagnosis."""
+
+    def __init__(self, head: bytes, tail: Source) -> None:
+        self.head, self.tail = head, tail
+
+    def read(self, n: int = -1, /) -> bytes:
+        if not self.head:
+            return self.tail.read(n)
+        cut = len(self.head) if n < 0 else n
+        part, self.head = self.head[:cut], self.head[cut:]
+        return part
+
+    def readinto(self, buffer: memoryview, /) -> int:
+        part = self.read(len(buffer))
+        buffer[:len(part)] = part
+        return len(part)
 
 
-def chunk_nonce(index: int, last: bool) -> bytes:
-    """The 12-byte nonce of chunk `index`: 11-byte big-endian counter || 0x01 if last else 0x00."""
-    return index.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+def sealed_blocks(src: Source, sealer: ChunkSealer,
+                  buffers: Buffers) -> Iterator[tuple[memoryview, memoryview]]:
+    """Read and encrypt `src` a block at a time: yields (plaintext, sealed bytes to write);
+    the first sealed bytes start with the header. The views are reused: use each before the next.
+
+    Raises SourceChangedError if `src` holds fewer or more bytes than the header says.
+    """
+    plain, sealed = memoryview(buffers.plain), memoryview(buffers.sealed)
+    header, start, done = sealer.header, HEADER_LEN, 0
+    sealed[:HEADER_LEN] = sealer.raw_header
+    for block in header.blocks():
+        got = readinto_exact(src, plain[:block.plain])
+        if got != block.plain:
+            raise SourceChangedError(f"the file shrank while being sealed: {done + got} bytes "
+                                     f"instead of {header.size}")
+        sealer.seal(block, plain[:got], sealed[start:start + block.sealed])
+        yield plain[:got], sealed[:start + block.sealed]
+        start, done = 0, done + got
+    if src.read(1):
+        raise SourceChangedError(f"the file grew while being sealed (more than {header.size} "
+                                 "bytes)")
 
 
-@dataclass(frozen=True)
-class SealHeader:
-    """The decoded header fields (see docs/seal-format.md, "Header")."""
+def opened_blocks(src: Source, opener: ChunkOpener, buffers: Buffers) -> Iterator[memoryview]:
+    """Read, authenticate and decrypt the chunks after the header, a block at a time: yields
+    each block's plaintext (a view of `buffers.plain`, reused: use it before the next).
 
-    chunk_size: int
-    size: int
-    key_id: bytes
-    salt: bytes
-    mtime_ns: int = 0
-    mode: int = 0o600
-    version: int = FORMAT_VERSION
-    suite: int = SUITE_AES256GCM_HKDF_SHA256
-
-    @property
-    def chunks(self) -> int:
-        """Number of chunks the body holds."""
-        return chunk_count(self.size, self.chunk_size)
-
-    def chunk_length(self, index: int) -> int:
-        """Ciphertext length of chunk `index` (plaintext bytes + 16-byte tag)."""
-        if index < self.chunks - 1:
-            return self.chunk_size + TAG_LEN
-        return self.size - (self.chunks - 1) * self.chunk_size + TAG_LEN
-
-    def fields(self) -> bytes:
-        """The first 88 header bytes, the part the header HMAC covers."""
-        return _FIELDS.pack(MAGIC, self.version, self.suite, HEADER_LEN, self.chunk_size,
-                            self.size, self.key_id, self.salt, self.mtime_ns, self.mode,
-                            b"\0\0\0\0")
-
-    def encode(self, header_key: bytes) -> bytes:
-        """The full 120-byte header: fields || HMAC-SHA256(header key, fields)."""
-        fields = self.fields()
-        return fields + hmac.new(header_key, fields, hashlib.sha256).digest()
+    Raises the SealIntegrityError naming what is wrong (docs/seal-format.md, "Errors").
+    """
+    header = opener.header
+    sealed, plain = memoryview(buffers.sealed), memoryview(buffers.plain)
+    for block in header.blocks():
+        view = sealed[:block.sealed]
+        got = readinto_exact(src, view)
+        if got < block.sealed:
+            _truncated(opener, block, view[:got], plain, src)
+        opener.open(block, view, plain[:block.plain], src)
+        yield plain[:block.plain]
+    if src.read(1):
+        raise TrailingDataError(f"data follows the final chunk {header.chunks - 1}: the file "
+                                "was extended")
 
 
-def parse_header(raw: bytes) -> SealHeader:
-    """Decode and sanity-check a 120-byte header. The HMAC is checked later, with the key."""
-    if len(raw) < len(MAGIC) or raw[: len(MAGIC)] != MAGIC:
-        raise NotSealedError("not a sealed file: the magic bytes 'HEEDSEAL' are missing")
-    if len(raw) < HEADER_LEN:
-        raise TruncatedError(f"the file ends inside its header ({len(raw)} of {HEADER_LEN} bytes)")
-    (_, version, suite, header_len, chunk_size, size, kid, salt, mtime_ns, mode,
-     reserved) = _FIELDS.unpack(raw[: _FIELDS.size])
-    if version != FORMAT_VERSION:
-        raise UnsupportedVersionError(f"sealed-file format version {version} is not supported "
-                                      f"(this agent reads version {FORMAT_VERSION})")
-    if suite != SUITE_AES256GCM_HKDF_SHA256:
-        raise UnsupportedVersionError(f"cipher suite {suite} is not supported")
-    problem = _field_problem(header_len, chunk_size, size, reserved)
-    if problem:
-        raise HeaderCorruptError(f"the header is damaged: {problem}")
-    return SealHeader(chunk_size, size, kid, salt, mtime_ns, mode, version, suite)
-
-
-def _field_problem(header_len: int, chunk_size: int, size: int, reserved: bytes) -> str:
-    if header_len != HEADER_LEN:
-        return f"header length {header_len}, expected {HEADER_LEN}"
-    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
-        return f"chunk size {chunk_size} outside 1..{MAX_CHUNK_SIZE}"
-    if chunk_count(size, chunk_size) >= MAX_CHUNKS:
-        return f"original size {size} needs more chunks than the counter allows"
-    if reserved != b"\0\0\0\0":
-        return "reserved bytes are not zero"
-    return ""
-
-
-def read_exact(src: Source, n: int) -> bytes:
-    """Read `n` bytes, fewer only at end of file (short reads from pipes are retried)."""
-    parts, got = [], 0
-    while got < n:
-        part = src.read(n - got)
-        if not part:
-            break
-        parts.append(part)
-        got += len(part)
-    return b"".join(parts)
-
-
-def _readinto_exact(src: Source, view: memoryview) -> int:
-    got = 0
-    while got < len(view):
-        n = src.readinto(view[got:])
-        if not n:
-            break
-        got += n
-    return got
+def _truncated(opener: ChunkOpener, block: Block, got: memoryview, plain: memoryview,
+               rest: Source) -> NoReturn:
+    """A block cut short: the whole chunks before the cut are checked first (a damaged chunk
+    is the more precise diagnosis, as when reading chunk by chunk), then TruncatedError."""
+    header = opener.header
+    step = header.chunk_size + TAG_LEN
+    whole = len(got) // step
+    if whole:
+        part = Block(block.first, whole, whole * header.chunk_size, whole * step)
+        opener.open(part, got[:part.sealed], plain[:part.plain], rest)
+    index = block.first + whole
+    raise TruncatedError(f"the file is truncated: chunk {index} of {header.chunks} has "
+                         f"{len(got) - whole * step} of {header.chunk_length(index)} bytes")
 
 
 @dataclass(frozen=True)
@@ -197,80 +234,30 @@ class SealResult:
 def seal_stream(src: Source, dst: Writer, device_key: bytes, *, size: int,
                 mtime_ns: int = 0, mode: int = 0o600, chunk_size: int = DEFAULT_CHUNK_SIZE,
                 salt: bytes | None = None) -> SealResult:
-    """Encrypt exactly `size` bytes from `src` into `dst`, one chunk in memory at a time.
+    """Encrypt exactly `size` bytes from `src` into `dst`, one block in memory at a time.
 
     Raises SourceChangedError if `src` holds fewer or more than `size` bytes (the file changed
     while it was being sealed). `salt` is for test vectors only; leave it None.
     """
-    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
-        raise ValueError(f"chunk size {chunk_size} outside 1..{MAX_CHUNK_SIZE}")
-    salt = os.urandom(SALT_LEN) if salt is None else salt
-    payload_key, header_key = derive_file_keys(device_key, salt)
-    header = SealHeader(chunk_size, size, key_id(device_key), salt, mtime_ns, mode & 0o7777)
-    raw_header = header.encode(header_key)
-    dst.write(raw_header)
-    aead, digest = AESGCM(payload_key), hashlib.sha256()
-    view = memoryview(bytearray(chunk_size))
-    remaining, n = size, header.chunks
-    for index in range(n):
-        want = min(chunk_size, remaining)
-        got = _readinto_exact(src, view[:want])
-        if got != want:
-            raise SourceChangedError(f"the file shrank while being sealed: {size - remaining + got}"
-                                     f" bytes instead of {size}")
-        digest.update(view[:got])
-        dst.write(aead.encrypt(chunk_nonce(index, index == n - 1), view[:got], raw_header))
-        remaining -= got
-    if src.read(1):
-        raise SourceChangedError(f"the file grew while being sealed (more than {size} bytes)")
-    return SealResult(header, digest.digest(), sealed_size(size, chunk_size))
-
-
-def _select_key(header: SealHeader, keys: KeyLookup) -> bytes:
-    if isinstance(keys, bytes | bytearray):
-        keys = {key_id(bytes(keys)): bytes(keys)}
-    key = keys.get(header.key_id)
-    if key is None:
-        have = ", ".join(k.hex() for k in keys) or "none"
-        raise WrongKeyError(f"sealed with key id {header.key_id.hex()}, which is not available "
-                            f"(key ids held: {have})")
-    return key
-
-
-def open_header(src: Source, keys: KeyLookup) -> tuple[SealHeader, bytes, bytes]:
-    """Read and authenticate the header: (header, raw 120 bytes, payload key)."""
-    raw = read_exact(src, HEADER_LEN)
-    header = parse_header(raw)
-    payload_key, header_key = derive_file_keys(_select_key(header, keys), header.salt)
-    expected = hmac.new(header_key, raw[: _FIELDS.size], hashlib.sha256).digest()
-    if not hmac.compare_digest(expected, raw[_FIELDS.size:]):
-        raise HeaderCorruptError("the header does not authenticate: it was modified or damaged")
-    return header, raw, payload_key
+    sealer = ChunkSealer(device_key, size=size, mtime_ns=mtime_ns, mode=mode,
+                         chunk_size=chunk_size, salt=salt)
+    digest = hashlib.sha256()
+    for plain, sealed in sealed_blocks(src, sealer, Buffers.for_header(sealer.header)):
+        digest.update(plain)
+        dst.write(sealed)
+    return SealResult(sealer.header, digest.digest(), sealed_size(size, chunk_size))
 
 
 def open_stream(src: Source, keys: KeyLookup, dst: Writer | None = None) -> SealResult:
     """Authenticate and decrypt a sealed stream into `dst` (or only verify it when None).
 
     Raises a SealError subclass naming what is wrong. On error `dst` may already hold the
-    authentic plaintext of the chunks before the bad one: write into a temporary file.
+    authentic plaintext of the blocks before the bad one: write into a temporary file.
     """
-    header, raw, payload_key = open_header(src, keys)
-    aead, digest, n = AESGCM(payload_key), hashlib.sha256(), header.chunks
-    for index in range(n):
-        want = header.chunk_length(index)
-        ct = read_exact(src, want)
-        if len(ct) != want:
-            raise TruncatedError(f"the file is truncated: chunk {index} of {n} has {len(ct)} of "
-                                 f"{want} bytes")
-        try:
-            plain = aead.decrypt(chunk_nonce(index, index == n - 1), ct, raw)
-        except InvalidTag:
-            from agent.seal import diagnose  # the rare path; diagnose imports this module
-
-            raise diagnose.chunk_failure(aead, raw, header, index, ct, src) from None
+    opener = ChunkOpener.read(src, keys)
+    header, digest = opener.header, hashlib.sha256()
+    for plain in opened_blocks(src, opener, Buffers.for_header(header)):
         digest.update(plain)
         if dst is not None:
             dst.write(plain)
-    if src.read(1):
-        raise TrailingDataError(f"data follows the final chunk {n - 1}: the file was extended")
     return SealResult(header, digest.digest(), sealed_size(header.size, header.chunk_size))

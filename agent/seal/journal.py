@@ -1,8 +1,8 @@
 """The durable journal of seal and unseal operations, and the registry of sealed files.
 
 An operation is recorded (`started`) before its temporary file is created, and marked
-`verified` — with the temporary file's inode and the plaintext digest — only once that file is
-complete, fsynced and checked. The engine's `resolve` reads these two facts after a crash to
+`verified` — with the temporary file's inode and the sizes — only once that file is complete,
+fsynced and checked. The engine's `resolve` reads these two facts after a crash to
 decide, file by file, whether to roll back or finish (docs/seal-format.md, "Crash safety").
 Finishing an operation and updating the sealed/pending tables happen in one transaction.
 """
@@ -97,9 +97,10 @@ class Journal:
         return Op(int(cur.lastrowid or 0), kind, STARTED, src, dst, tmp, original, identity,
                   session=session)
 
-    def mark_verified(self, op: Op, *, digest: bytes, plain_size: int, sealed_size: int,
-                      tmp_ino: int) -> Op:
-        """The temporary file is complete, durable and checked."""
+    def mark_verified(self, op: Op, *, plain_size: int, sealed_size: int, tmp_ino: int,
+                      digest: bytes | None = None) -> Op:
+        """The temporary file is complete, durable and checked (`digest`: no longer recorded by
+        the engine, which compares copies byte for byte; the column stays for old journals)."""
         with self.db.transaction() as conn:
             conn.execute("UPDATE seal_ops SET state = ?, digest = ?, plain_size = ?,"
                          " sealed_size = ?, tmp_ino = ? WHERE id = ?",

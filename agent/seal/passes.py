@@ -1,7 +1,7 @@
 """Seal and unseal passes over many files, for the seal service.
 
-A pass runs up to `policy.parallel_files` files at once (hashing, reads, writes and fsync
-release the GIL, so two cores overlap), accounts each outcome in the pending journal, and
+A pass runs up to `policy.parallel_files` files at once (reads, writes and fsync release
+the GIL, so two cores overlap), accounts each outcome in the pending journal, and
 reports `seal_started`/`seal_finished` or `unseal_finished`, plus `seal_error` per failed file.
 """
 

@@ -17,7 +17,7 @@ class SealPolicy:
     busy_retry_seconds: float = 15.0
     failure_retry_seconds: float = 300.0
     sleep_budget_seconds: float = 2.0
-    parallel_files: int = 2  # files sealed at once: hashing and I/O overlap across cores
+    parallel_files: int = 2  # files sealed at once: I/O and crypto overlap across cores
 
     @classmethod
     def from_rules(cls, seal: object, **overrides: object) -> SealPolicy:

@@ -82,7 +82,8 @@ def run_bounded(items: Iterable[T], work: Callable[[T], R], *, workers: int,
 
     `stop()` is asked before each item starts; once it says yes no new item starts (those
     running finish). Returns True if `stop` cut the run short. Threads pay off because the
-    heavy parts (SHA-256, reads, writes, fsync) release the GIL.
+    heavy parts (reads, writes, fsync) release the GIL; AES-GCM (a chunk per call) and the
+    comparisons (a block per call) hold it only briefly.
     """
     items = iter(items)
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="heedful-seal") as pool:

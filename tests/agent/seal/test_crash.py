@@ -30,7 +30,8 @@ from agent.seal.format import open_stream
 from agent.seal.journal import Journal
 
 KEY = bytes(range(32))
-SIZES = [0, 1, 100, 4096, 65535, 65536, 65537, 140_000, 3, 5000]
+# the last two span three blocks each (several writes per file): one starts sealed, one plain
+SIZES = [0, 1, 100, 4096, 65535, 65536, 65537, 140_000, 3, 5000, 2_100_000, 2_000_001]
 MTIME_NS = 1_555_555_555_123_456_789
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the driver forks (POSIX)")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 import subprocess
@@ -15,9 +16,10 @@ import pytest
 from agent.platform.files import file_in_use
 from agent.seal import engine as eng
 from agent.seal.fileops import FileOps
-from agent.seal.format import HEADER_LEN
+from agent.seal.format import BLOCK_BYTES, HEADER_LEN
 
 SIZES = [0, 1, 65535, 65536, 65537, 300_000]
+SPAN = 2 * BLOCK_BYTES + 12_345  # three blocks: three writes of the new copy
 
 
 def make_file(path: Path, data: bytes, mode: int = 0o640, mtime_ns: int = 1_600_000_000_5 * 10**8):
@@ -88,6 +90,25 @@ def test_round_trip_restores_bytes_mtime_and_mode(folder, make_engine, size, mod
     assert path.read_bytes() == data
     assert (stat.S_IMODE(st.st_mode), st.st_mtime_ns) == (mode, 1_650_000_000_123_456_789)
     assert engine.journal.open_ops() == []
+
+
+def test_one_engine_reuses_its_buffers_across_sizes_and_chunk_sizes(folder, make_engine):
+    """Blocks of one file are never mixed with what a previous, larger file left in the
+    reused buffers; files sealed with another chunk size (another agent's) open too."""
+    engine = make_engine()
+    sizes = [SPAN, 0, 1, 70_000, SPAN - 1, 5, BLOCK_BYTES]
+    originals = {}
+    for i, size in enumerate(sizes):
+        originals[f"f{i}.bin"] = make_file(folder / f"f{i}.bin", os.urandom(size))
+        assert engine.seal_file(folder / f"f{i}.bin").status == eng.SEALED
+    for chunk_size in (16, 300_000):
+        other = make_engine(chunk_size=chunk_size)
+        originals[f"c{chunk_size}.bin"] = make_file(folder / f"c{chunk_size}.bin",
+                                                    os.urandom(SPAN // 3))
+        assert other.seal_file(folder / f"c{chunk_size}.bin").status == eng.SEALED
+    for name in sorted(originals, reverse=True):
+        assert engine.unseal_file(folder / f"{name}.heedful").status == eng.UNSEALED, name
+        assert (folder / name).read_bytes() == originals[name], name
 
 
 def test_registry_and_pending_follow_the_file(folder, make_engine) -> None:
@@ -213,8 +234,8 @@ def test_file_locked_by_another_process_is_busy(folder) -> None:
 
 # -- faults ------------------------------------------------------------------------------------
 def test_disk_full_at_the_write_seam_stops_cleanly(folder, make_engine) -> None:
-    engine = make_engine(FaultOps(step=3, error=errno.ENOSPC))
-    data = make_file(folder / "big.bin", os.urandom(200_000))
+    engine = make_engine(FaultOps(step=2, error=errno.ENOSPC))  # the second block's write
+    data = make_file(folder / "big.bin", os.urandom(SPAN))
     out = engine.seal_file(folder / "big.bin")
     assert (out.status, out.error_kind) == (eng.FAILED, "disk_full")
     assert "No space left" in out.reason and str(folder) not in out.reason
@@ -230,10 +251,84 @@ def test_permission_error_stops_cleanly(folder, make_engine) -> None:
     assert listing(folder) == ["a.txt"] and (folder / "a.txt").read_bytes() == data
 
 
+# -- verification: a copy that does not read back as its source is never put in place -------
+class LyingDisk(FileOps):
+    """The n-th write stores one flipped bit yet reports success (a disk that lies)."""
+
+    def __init__(self, nth: int) -> None:
+        self.nth, self.count = nth, 0
+
+    def write(self, fd, data):
+        self.count += 1
+        if self.count == self.nth:
+            bad = bytearray(data)
+            bad[len(bad) // 2] ^= 0x01
+            return super().write(fd, memoryview(bad))
+        return super().write(fd, data)
+
+
+class MisreadingReader(io.FileIO):
+    """Its first read returns one flipped bit (a bad read or bad memory), later reads are true."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd, "rb")
+        self.misread = False
+
+    def readinto(self, buffer) -> int:
+        n = super().readinto(buffer)
+        if n and not self.misread:
+            self.misread = True
+            buffer[n // 2] ^= 0x10
+        return n
+
+
+class MisreadOnce(FileOps):
+    def open_read(self, path: Path) -> io.FileIO:
+        return MisreadingReader(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)))
+
+
+def assert_refused(engine, folder: Path, out, name: str, data: bytes) -> None:
+    assert (out.status, out.error_kind) == (eng.FAILED, "verification_failed"), out
+    assert listing(folder) == [name] and (folder / name).read_bytes() == data
+    assert engine.journal.open_ops() == []
+
+
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_a_sealed_copy_damaged_on_disk_is_not_put_in_place(folder, make_engine, nth) -> None:
+    engine = make_engine(LyingDisk(nth))
+    data = make_file(folder / "report.pdf", os.urandom(SPAN))
+    out = engine.seal_file(folder / "report.pdf")
+    assert_refused(engine, folder, out, "report.pdf", data)
+
+
+def test_a_plaintext_misread_before_encryption_is_caught(folder, make_engine) -> None:
+    """The sealed copy is authentic (every tag checks) but of the wrong bytes: only comparing
+    it with the file itself catches that; a digest of what was read would match."""
+    engine = make_engine(MisreadOnce())
+    data = make_file(folder / "notes.txt", os.urandom(100_000))
+    out = engine.seal_file(folder / "notes.txt")
+    assert_refused(engine, folder, out, "notes.txt", data)
+    engine.ops = FileOps()
+    assert engine.seal_file(folder / "notes.txt").status == eng.SEALED
+
+
+@pytest.mark.parametrize("nth", [1, 3])
+def test_a_restored_copy_damaged_on_disk_is_not_put_in_place(folder, make_engine, nth) -> None:
+    data = make_file(folder / "plan.odt", os.urandom(SPAN))
+    assert make_engine().seal_file(folder / "plan.odt").status == eng.SEALED
+    sealed = (folder / "plan.odt.heedful").read_bytes()
+    engine = make_engine(LyingDisk(nth))
+    out = engine.unseal_file(folder / "plan.odt.heedful")
+    assert_refused(engine, folder, out, "plan.odt.heedful", sealed)
+    engine.ops = FileOps()
+    assert engine.unseal_file(folder / "plan.odt.heedful").status == eng.UNSEALED
+    assert (folder / "plan.odt").read_bytes() == data
+
+
 def _count_steps(make_engine, folder: Path, operation: str) -> int:
     counter = FaultOps(step=-1)
     engine = make_engine(counter)
-    make_file(folder / "probe.bin", os.urandom(150_000))
+    make_file(folder / "probe.bin", os.urandom(SPAN))
     engine.seal_file(folder / "probe.bin")
     if operation == "unseal":
         counter.count = 0
@@ -246,11 +341,12 @@ def _count_steps(make_engine, folder: Path, operation: str) -> int:
 @pytest.mark.parametrize("operation", ["seal", "unseal"])
 def test_a_failure_at_every_step_leaves_one_complete_copy(folder, make_engine, operation):
     steps = _count_steps(make_engine, folder, operation)
-    assert steps >= 8
+    # seal: 3 writes, fsync, rename, fsync_dir, unlink; unseal adds set_mtime and chmod
+    assert steps == (7 if operation == "seal" else 9)
     for step in range(1, steps + 1):
         ops = FaultOps(step=-1)
         engine = make_engine(ops)
-        data = make_file(folder / "f.bin", os.urandom(150_000), 0o644, 1_500_000_000 * 10**9)
+        data = make_file(folder / "f.bin", os.urandom(SPAN), 0o644, 1_500_000_000 * 10**9)
         if operation == "unseal":
             engine.seal_file(folder / "f.bin")
         ops.count, ops.step = 0, step

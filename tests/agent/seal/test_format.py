@@ -12,9 +12,11 @@ import pytest
 
 from agent.seal import errors
 from agent.seal.format import (
+    BLOCK_BYTES,
     HEADER_LEN,
     TAG_LEN,
     chunk_nonce,
+    chunks_per_block,
     key_id,
     open_stream,
     parse_header,
@@ -77,8 +79,9 @@ def test_source_that_shrinks_or_grows_is_refused() -> None:
         seal_stream(io.BytesIO(b"abcdef"), io.BytesIO(), KEY, size=3)
 
 
-def test_memory_stays_bounded_by_one_chunk() -> None:
-    """The writer receives one chunk at a time, never the whole file."""
+def test_memory_stays_bounded_by_one_block() -> None:
+    """The writer receives one block (whole chunks, about 1 MiB) at a time, never the whole
+    file; the header travels with the first block."""
     sizes = []
 
     class Recorder:
@@ -86,8 +89,12 @@ def test_memory_stays_bounded_by_one_chunk() -> None:
             sizes.append(len(data))
             return len(data)
 
-    seal_stream(io.BytesIO(bytes(10 * CHUNK)), Recorder(), KEY, size=10 * CHUNK)
-    assert max(sizes) == CHUNK + TAG_LEN and len(sizes) == 11
+    per = chunks_per_block(CHUNK)
+    seal_stream(io.BytesIO(bytes(40 * CHUNK)), Recorder(), KEY, size=40 * CHUNK)
+    assert per * (CHUNK + TAG_LEN) <= BLOCK_BYTES
+    assert sizes[0] == HEADER_LEN + per * (CHUNK + TAG_LEN)
+    assert sizes[1:] == [per * (CHUNK + TAG_LEN)] * (len(sizes) - 2) + [sizes[-1]]
+    assert len(sizes) == -(-40 // per) and sum(sizes) == sealed_size(40 * CHUNK)
 
 
 # -- tampering ---------------------------------------------------------------------------------
@@ -158,6 +165,67 @@ def test_swapped_header_from_another_file(length: int) -> None:
     mine, theirs = small_blob(os.urandom(length)), small_blob(os.urandom(length))
     with pytest.raises(errors.HeaderMismatchError):
         opened(theirs[:HEADER_LEN] + mine[HEADER_LEN:])
+
+
+# Chunks big enough that a block holds three of them: damage in later blocks and across a block
+# boundary is named as precisely as within the first block.
+BIG = 300_000
+
+
+def big_bounds(i: int) -> tuple[int, int]:
+    start = HEADER_LEN + i * (BIG + TAG_LEN)
+    return start, start + BIG + TAG_LEN
+
+
+@pytest.fixture(scope="module")
+def big_blob() -> tuple[bytes, bytes]:
+    data = os.urandom(10 * BIG - 123)  # 10 chunks, 4 blocks, a short last chunk
+    assert chunks_per_block(BIG) == 3
+    return data, seal_bytes(data, chunk_size=BIG)
+
+
+def test_multi_block_round_trip(big_blob) -> None:
+    data, blob = big_blob
+    assert opened(blob) == data
+
+
+@pytest.mark.parametrize("chunk", [3, 4, 8, 9])
+def test_flipped_bit_in_a_later_block(big_blob, chunk: int) -> None:
+    edited = bytearray(big_blob[1])
+    edited[big_bounds(chunk)[0] + 1000] ^= 4
+    with pytest.raises(errors.ChunkCorruptError) as caught:
+        opened(bytes(edited))
+    assert caught.value.position == chunk
+
+
+def test_chunks_swapped_across_a_block_boundary(big_blob) -> None:
+    blob = big_blob[1]
+    a, b = big_bounds(2), big_bounds(3)
+    swapped = blob[: a[0]] + blob[b[0]: b[1]] + blob[a[0]: a[1]] + blob[b[1]:]
+    with pytest.raises(errors.ChunkReorderedError) as caught:
+        opened(swapped)
+    assert (caught.value.position, caught.value.belongs_at) == (2, 3)
+
+
+@pytest.mark.parametrize("cut", [big_bounds(3)[0], big_bounds(4)[0] + 5, big_bounds(9)[0] + 1,
+                                 big_bounds(6)[0] - 1])
+def test_truncated_in_a_later_block(big_blob, cut: int) -> None:
+    with pytest.raises(errors.TruncatedError, match="truncated: chunk"):
+        opened(big_blob[1][:cut])
+
+
+def test_damage_before_a_cut_is_named_first(big_blob) -> None:
+    """As when reading chunk by chunk: a corrupt chunk before the truncation is the diagnosis."""
+    edited = bytearray(big_blob[1][: big_bounds(5)[0] + 7])
+    edited[big_bounds(4)[0]] ^= 1
+    with pytest.raises(errors.ChunkCorruptError) as caught:
+        opened(bytes(edited))
+    assert caught.value.position == 4
+
+
+def test_extended_after_many_blocks(big_blob) -> None:
+    with pytest.raises(errors.TrailingDataError):
+        opened(big_blob[1] + b"x")
 
 
 @pytest.mark.parametrize("offset", [15, 23, 40, 72, 80])  # chunk size, size, salt, mtime, mode

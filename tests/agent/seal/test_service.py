@@ -178,6 +178,25 @@ def test_sleep_pass_stops_at_its_deadline(setup) -> None:
     assert (finished.sealed_files, finished.remaining_files) == (2, 1)
 
 
+def test_sleep_pass_uses_the_budget_the_os_allows_and_what_the_watcher_saw(setup) -> None:
+    root, files, make = setup
+    now = [1_000_000.0]
+
+    class EachFileTakesASecondAndAHalf(FileOps):
+        def barrier(self, label: str) -> None:
+            if label == "seal.finished":
+                now[0] += 1.5
+
+    service = make(EachFileTakesASecondAndAHalf(), sleep_budget_seconds=2, parallel_files=1)
+    service.clock = lambda: now[0]
+    (root / "fresh.txt").write_bytes(b"saved a moment ago")
+    service.notes.note(root / "fresh.txt", True)  # seen by the watcher, not yet recorded
+    finished = service.before_sleep(7.0)  # e.g. logind's 5 s plus an administrator's extra
+    assert not finished.interrupted and finished.reason == "sleep"
+    assert (finished.sealed_files, finished.remaining_files) == (4, 0)
+    assert "fresh.txt.heedful" in listing(root)
+
+
 def test_return_interrupts_a_running_seal_pass(setup) -> None:
     root, files, make = setup
     entered, release = threading.Event(), threading.Event()
