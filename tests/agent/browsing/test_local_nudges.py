@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import threading
-import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +25,7 @@ from agent.platform.base import BrowserRoot
 from agent.runtime import Agent
 from agent.sensors.browsing import BrowsingSensor
 from rules.model import Bundle, Category, NudgeRule
+from tests.waiting import wait_for
 
 HOSTNAME = re.compile(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]+\b")
 URLISH = re.compile(r"(?i)[a-z][a-z0-9+.-]*://|www\.|/[a-z0-9_-]+/")
@@ -83,16 +83,6 @@ class CheckinServer:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-def wait_for(check, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail("timed out")
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from agent.sensors.host import SensorHost
 from agent.settings import Settings
 from agent.store import Store
 from rules.model import Bundle, Category, NudgeRule
+from tests.waiting import wait_for
 
 VISITED = ["www.casino.com", "bet.example", "news.example", "play.casino.com"]
 HOSTNAME = re.compile(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z][a-z0-9-]+\b")
@@ -54,16 +55,6 @@ BUNDLE = Bundle(version=3, categories={
     nudges=(NudgeRule(categories=("gambling",), countries="outside_home",
                       messages=("{category}: {reason}",), cooldown_minutes=0,
                       heed_window_minutes=10),))
-
-
-def wait_for(check, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail("timed out")
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,15 +17,7 @@ from agent.sensors.presence import PresenceSensor
 from agent.sensors.signins import LaptopSigninsSensor
 from agent.settings import Settings
 from agent.store import Store
-
-
-def wait_until(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
+from tests.waiting import wait_until
 
 
 class Recorder(Sensor):

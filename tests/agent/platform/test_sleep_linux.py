@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from agent.settings import Settings
 from agent.store import Store
 from rules.model import Bundle
 from tests.agent.platform.logind_bus import FakeLogind, PrivateBus, dbus_daemon
+from tests.waiting import wait_until
 
 OLD = 1_600_000_000 * 10**9
 
@@ -44,15 +44,6 @@ def logind(bus: str):
     fake = FakeLogind(bus, delay_max_usec=3_000_000)
     yield fake
     fake.close()
-
-
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 class Recorder(SleepHooks):

@@ -12,7 +12,6 @@ import ctypes
 import os
 import queue
 import threading
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -41,6 +40,7 @@ from agent.sensors.seal import SealSensor
 from agent.settings import Settings
 from agent.store import Store
 from rules.model import Bundle, SealSettings
+from tests.waiting import wait_until
 
 OLD = 1_600_000_000 * 10**9
 
@@ -233,15 +233,6 @@ class FakeWinApi:
 
     def windows_build(self):
         return 19045
-
-
-def wait_until(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 @pytest.mark.parametrize("os_name", ["windows", "macos"])
