@@ -5,7 +5,8 @@ Two phases, each for check-ins and for the trivial `/healthz` of the same server
 run, printed side by side with their ratio:
 
 * capacity — many keep-alive connections sending back to back (closed loop): requests per
-  second, and the server/PostgreSQL/client CPU each request cost;
+  second, and the server/PostgreSQL/client CPU each request cost (PostgreSQL: its shared
+  processes and this run's database sessions, not other databases' sessions);
 * latency at load — requests sent at a fixed rate (default 1,500/s, about 100,000 laptops at
   one check-in a minute) whatever the replies do (open loop, like independent agents): p50 and
   p99 from the scheduled send time, so waiting inside the server counts.
@@ -25,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -66,20 +68,37 @@ class Connection:
         self.writer.close()
 
 
-def _checkin_body(rng: random.Random) -> bytes:
-    events = []
-    if rng.random() < 0.2:  # a fifth of check-ins carry a few queued events
-        events = [{"id": str(uuid.uuid4()), "type": "nudge.outcome",
-                   "occurred_at": "2024-05-02T09:00:00Z",
-                   "data": {"category": "gambling", "country": "AE", "outcome": "heeded"}}
-                  for _ in range(rng.randint(1, 3))]
-    state = {"agent_version": "0.1.0", "rules_version": None, "os": "Windows 11 23H2",
-             "idle_seconds": rng.randint(0, 600), "locked": False, "asleep_since": None,
-             "seal": {"pending_files": rng.randint(0, 40), "pending_bytes": 3145728,
-                      "sealed_files": 0, "sealed_bytes": 0,
-                      "last_seal_at": "2024-05-02T07:55:00Z"},
-             "footprint": {"cpu_percent": 0.3, "rss_bytes": 41943040}}
-    return json.dumps({"state": state, "events": events}).encode()
+def _state(rng: random.Random) -> dict:
+    """A device state like the agent's (docs/protocol.md), with varying figures."""
+    return {"agent_version": "0.1.0", "rules_version": None, "os": "Windows 11 23H2",
+            "idle_seconds": rng.randint(0, 600), "locked": False, "asleep_since": None,
+            "seal": {"pending_files": rng.randint(0, 40), "pending_bytes": 3145728,
+                     "sealed_files": 0, "sealed_bytes": 0,
+                     "last_seal_at": "2024-05-02T07:55:00Z"},
+            "footprint": {"cpu_percent": 0.3, "rss_bytes": 41943040}}
+
+
+class CheckinBodies:
+    """Check-in bodies as agents send them: a state, and in a fifth of check-ins a few queued
+    events, each with a fresh id (so the server stores every one). States are serialised once
+    up front (a few thousand variants) so that making a body costs the load generator — which
+    shares the machine with the server — next to nothing."""
+
+    EVENT = ('{"id":"%s","type":"nudge.outcome","occurred_at":"2024-05-02T09:00:00Z",'
+             '"data":{"category":"gambling","country":"AE","outcome":"heeded"}}')
+
+    def __init__(self, rng: random.Random, variants: int = 4096) -> None:
+        self.rng = rng
+        self.states = [json.dumps(_state(rng)) for _ in range(variants)]
+
+    def next(self) -> bytes:
+        """One body (JSON bytes)."""
+        rng = self.rng
+        events = ""
+        if rng.random() < 0.2:  # a fifth of check-ins carry a few queued events
+            events = ",".join(self.EVENT % uuid.uuid4() for _ in range(rng.randint(1, 3)))
+        state = self.states[rng.randrange(len(self.states))]
+        return f'{{"state":{state},"events":[{events}]}}'.encode()
 
 
 async def _drive(port: int, connections: int, seconds: float, max_requests: int,
@@ -232,40 +251,45 @@ def _cpu_seconds(pids: list[int]) -> float:
     return total
 
 
-def _process_groups(server_pid: int) -> dict[str, list[int]]:
-    """Server processes (uvicorn and its workers) and PostgreSQL backends, by /proc."""
+def _process_groups(server_pid: int, database: str) -> dict[str, list[int]]:
+    """Server processes (uvicorn and its workers) and PostgreSQL's: its shared processes and
+    the sessions of this run's database (not other databases' sessions on the same server)."""
     groups: dict[str, list[int]] = {"server": [server_pid], "postgres": []}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         if name.startswith("postgres"):
-            groups["postgres"].append(int(entry.name))
+            session = re.match(r"postgres: [^:]*: (?:\S+ (\S+) \S+\(\d+\)|autovacuum worker (\S+))",
+                               command)
+            if session is None or database in session.groups():
+                groups["postgres"].append(int(entry.name))
         elif parent == server_pid:
             groups["server"].append(int(entry.name))
     return groups
 
 
 async def _measure(args: argparse.Namespace, port: int, auth: list[str],
-                   server_pid: int) -> dict[str, tuple]:
-    rng = random.Random(7)
+                   server_pid: int, database: str) -> dict[str, tuple]:
+    bodies = CheckinBodies(random.Random(7))
 
     async def trivial(conn: Connection, _i: int) -> int:
         return (await conn.request("GET", "/healthz"))[0]
 
     async def checkin(conn: Connection, i: int) -> int:
-        body = _checkin_body(rng)
+        body = bodies.next()
         return (await conn.request("POST", "/api/v1/checkin", body, auth[i % len(auth)]))[0]
 
     results: dict[str, tuple] = {}
     await _drive(port, args.connections, 1.5, 10**9, trivial)  # warm up both paths
     await _drive(port, args.connections, 1.5, 10**9, checkin)
-    groups = _process_groups(server_pid)
+    groups = _process_groups(server_pid, database)
     for name, func in (("trivial", trivial), ("checkin", checkin)):
         before = {g: _cpu_seconds(p) for g, p in groups.items()}
         before["client"] = time.process_time()
@@ -336,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 asyncio.run(_wait_ready(port, process))
                 auth = asyncio.run(_enroll(port, tokens))
-                _print(asyncio.run(_measure(args, port, auth, process.pid)), args)
+                _print(asyncio.run(_measure(args, port, auth, process.pid, name)), args)
             except Exception:
                 errors = [line for line in (Path(data) / "server.log").read_text().splitlines()
                           if '"level":"error"' in line or "Traceback" in line]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from server.metrics import Registry
-from server.services.checkin import CheckinPolicy
+from server.services.checkin import MAX_NOTIFICATIONS_PER_REPLY, CheckinPolicy
 from server.services.client_ip import ClientIpResolver
 from server.services.clock import Clock, utc_now
 from server.services.console_auth import LoginPolicy
@@ -19,6 +19,7 @@ from server.services.recovery_keys import RecoveryPublicKey, configured_public_k
 from server.services.signing_keys import SigningKey, load_or_create
 from server.settings import Settings
 from server.storage.async_pool import AsyncPool, conninfo_from_url
+from server.storage.checkin_batches import CheckinBatcher
 from server.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class AppContext:
     checkin_policy: CheckinPolicy
     login_policy: LoginPolicy
     agent_pool: AsyncPool | None = None  # PostgreSQL only: asyncio connections for check-ins
+    checkin_batcher: CheckinBatcher | None = None  # PostgreSQL only: writes through agent_pool
     credential_cache: CredentialCache = field(default_factory=CredentialCache)
     recovery_key: RecoveryPublicKey | None = None  # setting recovery_public_key_path (escrow)
 
@@ -100,5 +102,7 @@ def build_context(settings: Settings, *, now: Clock | None = None,
         login_policy=LoginPolicy(settings.login_max_failures, settings.login_window,
                                  settings.session_lifetime),
         agent_pool=agent_pool,
+        checkin_batcher=(CheckinBatcher(agent_pool, MAX_NOTIFICATIONS_PER_REPLY)
+                         if agent_pool is not None else None),
         recovery_key=recovery_key,
     )

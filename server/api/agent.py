@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Header, Request
@@ -16,6 +17,7 @@ from server.api.deps import client_ip, context
 from server.api.errors import parse_body
 from server.context import AppContext
 from server.services import checkin, device_auth, enrollment, my_logins, notifications, publishing
+from server.services.device_auth import AuthenticatedDevice
 from server.services.errors import ServiceError
 from server.services.protocol import (
     AckReply,
@@ -65,10 +67,6 @@ CHECKIN_BODY = {"required": True, "content": {"application/json": {
     "schema": CheckinRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}
 
 
-CHECKIN_BODY = {"required": True, "content": {"application/json": {
-    "schema": CheckinRequest.model_json_schema(ref_template="#/components/schemas/{model}")}}}
-
-
 @router.post("/checkin", response_model=CheckinReply, responses=ERRORS,
              openapi_extra={"requestBody": CHECKIN_BODY})
 async def checkin_route(request: Request) -> Response:
@@ -90,35 +88,39 @@ async def run_checkin(ctx: AppContext, raw: bytes, authorization: str | None, pe
     """Validate, authenticate and record one check-in; raises the usual API errors."""
     body = parse_body(CheckinRequest, raw)
     ip = ctx.ip_resolver.resolve(peer, forwarded_for)
-    location = checkin.location_of(ctx.locate(ip))
-    if ctx.agent_pool is not None:  # PostgreSQL: on the event loop, no thread hand-off
-        async with ctx.agent_pool.connection() as conn:
-            device = await device_auth.authenticate_async(conn, authorization,
-                                                          ctx.credential_cache)
-            outcome = await checkin.check_in_async(conn, device, body, ip=ip,
-                                                   location=location, now=ctx.now(),
-                                                   policy=ctx.checkin_policy,
-                                                   cache=ctx.credential_cache)
+    place = ctx.locate(ip)
+    location = checkin.location_of(place)
+    now = ctx.now()
+    if ctx.checkin_batcher is not None:  # PostgreSQL: on the event loop, batched statements
+        device = await device_auth.authenticate_async(ctx.checkin_batcher.pool, authorization,
+                                                      ctx.credential_cache)
+        row = checkin_hooks.location_row(ctx, device, ip, place, now)
+        outcome = await checkin.check_in_async(ctx.checkin_batcher, device, body, ip=ip,
+                                               location=location, now=now,
+                                               policy=ctx.checkin_policy,
+                                               cache=ctx.credential_cache, location_row=row)
     else:
-        outcome = await run_in_threadpool(_checkin_sync, ctx, body, authorization, ip,
-                                          location)
+        device, row, outcome = await run_in_threadpool(_checkin_sync, ctx, body, authorization,
+                                                       ip, place, location, now)
     ctx.metrics.checkins.inc()
     if outcome.events_received:
         ctx.metrics.events.inc("stored", amount=outcome.events_stored)
         ctx.metrics.events.inc("duplicate",
                                amount=len(outcome.reply["accepted_event_ids"])
                                - outcome.events_stored)
-    await checkin_hooks.after_checkin(ctx, authorization, ip, body)  # sign-ins (issue 4)
+    await checkin_hooks.after_checkin(ctx, device, ip, body, row, now)  # sign-ins (issue 4)
     return outcome
 
 
 def _checkin_sync(ctx: AppContext, body: CheckinRequest, authorization: str | None,
-                  ip: str | None, location: dict[str, Any]) -> checkin.CheckinOutcome:
+                  ip: str | None, place: Any, location: dict[str, Any], now: datetime,
+                  ) -> tuple[AuthenticatedDevice, dict[str, Any] | None, checkin.CheckinOutcome]:
     with ctx.db.hot_path() as conn:
         device = device_auth.authenticate(conn, authorization, ctx.credential_cache)
-        return checkin.check_in(conn, device, body, ip=ip, location=location,
-                                policy=ctx.checkin_policy, now=ctx.now(),
-                                cache=ctx.credential_cache)
+        row = checkin_hooks.location_row(ctx, device, ip, place, now)
+        return device, row, checkin.check_in(conn, device, body, ip=ip, location=location,
+                                             policy=ctx.checkin_policy, now=now,
+                                             cache=ctx.credential_cache, location_row=row)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

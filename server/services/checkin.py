@@ -1,8 +1,8 @@
 """Agent check-in: store the device's state and its events, answer with what it should know.
 
-Everything a check-in writes (state snapshot, new events) is stored atomically by
-`storage.checkins.record_checkin`, so a failure stores nothing. Events are idempotent by
-`(device, event id)`.
+Everything a check-in writes (state snapshot, new events, the location row when one is due) is
+stored atomically by `storage.checkins`, so a failure stores nothing, and before the reply is
+built. Events are idempotent by `(device, event id)`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from server.services.device_auth import INVALID_MESSAGE, AuthenticatedDevice, Cr
 from server.services.errors import DeviceInvalid
 from server.services.protocol import CheckinRequest
 from server.storage import checkins as checkin_store
+from server.storage.checkin_batches import CheckinBatcher
 
 MAX_NOTIFICATIONS_PER_REPLY = 50
 UNKNOWN_LOCATION = {"kind": "unknown", "country_code": None, "country_name": None,
@@ -57,14 +58,14 @@ def _event_rows(request: CheckinRequest, policy: CheckinPolicy) -> list[dict[str
              "data": e.data} for e in accepted]
 
 
-def _write_args(device: AuthenticatedDevice, request: CheckinRequest, rows: list[dict[str, Any]],
-                ip: str | None, location: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {"device_id": device.device_id, "secret_hash": device.secret_hash,
-            "employee_id": device.employee_id,
-            "state": request.state.model_dump(mode="json"), "ip": ip,
-            "country": location.get("country_code"), "events": rows,
-            "batch_id": str(request.batch_id) if request.batch_id else None, "now": now,
-            "notification_limit": MAX_NOTIFICATIONS_PER_REPLY}
+def _item(device: AuthenticatedDevice, request: CheckinRequest, rows: list[dict[str, Any]],
+          ip: str | None, location: dict[str, Any], now: datetime,
+          location_row: dict[str, Any] | None) -> checkin_store.CheckinItem:
+    return checkin_store.CheckinItem(
+        device_id=device.device_id, secret_hash=device.secret_hash,
+        employee_id=device.employee_id, state=request.state.model_dump_json(), ip=ip,
+        country=location.get("country_code"), now=now, events=rows,
+        batch_id=str(request.batch_id) if request.batch_id else None, location=location_row)
 
 
 def _outcome(device: AuthenticatedDevice, request: CheckinRequest, rows: list[dict[str, Any]],
@@ -75,12 +76,12 @@ def _outcome(device: AuthenticatedDevice, request: CheckinRequest, rows: list[di
         if cache is not None:
             cache.forget(device.device_id)
         raise DeviceInvalid(INVALID_MESSAGE)
-    for item in written.pending:
-        item["created_at"] = rfc3339(item["created_at"])
+    notifications = [dict(item, created_at=rfc3339(item["created_at"]))
+                     for item in written.pending]
     reply = {
         "rules_version": written.rules_version,
         "location": location,
-        "notifications": written.pending,
+        "notifications": notifications,
         "next_checkin_seconds": policy.interval_seconds,
         "max_batch_size": policy.max_batch_size,
         "accepted_event_ids": [row["event_id"] for row in rows],
@@ -93,27 +94,34 @@ def _outcome(device: AuthenticatedDevice, request: CheckinRequest, rows: list[di
 
 def check_in(conn: Connection, device: AuthenticatedDevice, request: CheckinRequest, *,
              ip: str | None, location: dict[str, Any], policy: CheckinPolicy, now: datetime,
-             cache: CredentialCache | None = None) -> CheckinOutcome:
+             cache: CredentialCache | None = None,
+             location_row: dict[str, Any] | None = None) -> CheckinOutcome:
     """Record one check-in and build its reply (docs/protocol.md, POST /api/v1/checkin).
 
     `conn` comes from `Database.hot_path()`. Only the first `max_batch_size` events are taken.
-    DeviceInvalid (and the device leaves `cache`) if it was revoked meanwhile.
+    `location_row` is the device_locations row to add with it, if any
+    (server.services.device_signals). DeviceInvalid (and the device leaves `cache`) if it was
+    revoked meanwhile.
     """
     rows = _event_rows(request, policy)
-    written = checkin_store.record_checkin(conn, **_write_args(device, request, rows, ip,
-                                                                location, now))
+    written = checkin_store.record_checkin(
+        conn, _item(device, request, rows, ip, location, now, location_row),
+        notification_limit=MAX_NOTIFICATIONS_PER_REPLY)
     if written.device_active:  # derived tables (nudge heed rates), idempotent by event id
         checkin_events.handle(conn, device.device_id, rows, now)
     return _outcome(device, request, rows, written, location, policy, now, cache)
 
 
-async def check_in_async(conn: Any, device: AuthenticatedDevice, request: CheckinRequest, *,
-                         ip: str | None, location: dict[str, Any], policy: CheckinPolicy,
-                         now: datetime, cache: CredentialCache | None = None) -> CheckinOutcome:
-    """`check_in` on an asyncio psycopg connection (PostgreSQL hot path)."""
+async def check_in_async(batcher: CheckinBatcher, device: AuthenticatedDevice,
+                         request: CheckinRequest, *, ip: str | None, location: dict[str, Any],
+                         policy: CheckinPolicy, now: datetime,
+                         cache: CredentialCache | None = None,
+                         location_row: dict[str, Any] | None = None) -> CheckinOutcome:
+    """`check_in` on PostgreSQL's asyncio path: written with the other check-ins arriving at
+    the same time, in one statement (storage.checkin_batches); replies after its commit."""
     rows = _event_rows(request, policy)
-    written = await checkin_store.record_checkin_async(
-        conn, **_write_args(device, request, rows, ip, location, now))
+    written = await batcher.record(_item(device, request, rows, ip, location, now,
+                                         location_row))
     if written.device_active:
-        await checkin_events.handle_async(conn, device.device_id, rows, now)
+        await checkin_events.handle_async(batcher.pool, device.device_id, rows, now)
     return _outcome(device, request, rows, written, location, policy, now, cache)

@@ -2,8 +2,10 @@
 
 The core stores every accepted event once in `agent_events` (by device and event id). A
 feature that also needs a derived table registers a handler for its event types in
-`HANDLERS`; `handle` / `handle_async` call it, on the check-in's own connection, with the
-accepted events of that type, after the core stored them and only if the device is active.
+`HANDLERS`; `handle` / `handle_async` call it with the accepted events of that type, after the
+core stored them and only if the device is active: on the check-in's own transaction on SQLite,
+on a connection of the asyncio pool (taken only when there is something to handle) on
+PostgreSQL.
 
 A handler must
 * be idempotent on its own (the same event may arrive again: a re-sent batch, or a retry after
@@ -13,7 +15,8 @@ A handler must
   transaction on SQLite;
 * skip malformed data instead of raising (a refused check-in would be re-sent forever).
 
-A check-in without events of a registered type costs one pass over its events.
+A check-in without events of a registered type costs one pass over its events and no database
+work.
 """
 
 from __future__ import annotations
@@ -63,7 +66,12 @@ def handle(conn: Connection, device_id: str, rows: Rows, now: datetime) -> None:
         HANDLERS[kind].sync(conn, device_id, events, now)
 
 
-async def handle_async(conn: Any, device_id: str, rows: Rows, now: datetime) -> None:
-    """Run the handlers for the events of a check-in (asyncio psycopg connection)."""
-    for kind, events in _by_type(rows).items():
-        await HANDLERS[kind].asyncio(conn, device_id, events, now)
+async def handle_async(pool: Any, device_id: str, rows: Rows, now: datetime) -> None:
+    """Run the handlers for the events of a check-in on a connection of `pool` (an
+    `storage.async_pool.AsyncPool` of asyncio psycopg connections)."""
+    found = _by_type(rows)
+    if not found:
+        return
+    async with pool.connection() as conn:
+        for kind, events in found.items():
+            await HANDLERS[kind].asyncio(conn, device_id, events, now)

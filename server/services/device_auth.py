@@ -120,14 +120,16 @@ def authenticate(conn: Connection, header: str | None,
     return found
 
 
-async def authenticate_async(conn: Any, header: str | None,
+async def authenticate_async(pool: Any, header: str | None,
                              cache: CredentialCache | None = None) -> AuthenticatedDevice:
-    """`authenticate` on an asyncio psycopg connection (PostgreSQL hot path)."""
+    """`authenticate` on PostgreSQL's asyncio path: a connection of `pool` (an
+    `storage.async_pool.AsyncPool`) is taken only when `cache` does not know the device."""
     device_id, secret = parse_authorization(header)
     presented = hash_secret(secret)
     found = _from_cache(cache, device_id, presented)
     if found is None:
-        rows = await checkin_store.credentials_async(conn, device_id)
+        async with pool.connection() as conn:
+            rows = await checkin_store.credentials_async(conn, device_id)
         found = verify(device_id, presented, rows)
         if cache is not None:
             cache.put(device_id, presented, found.employee_id)

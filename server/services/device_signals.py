@@ -1,12 +1,13 @@
-"""What a check-in tells the sign-in pipeline, handled after the check-in reply is sent:
+"""What a check-in tells the sign-in pipeline:
 
 * where the laptop is: its check-in address, geolocated, is stored in device_locations at most
-  once per device, address and 15-minute window (an in-process memo skips the database for
-  the other check-ins of the window), for the away_from_device detector;
+  once per device, address and 15-minute window, for the away_from_device detector. The row
+  is written by the check-in's own statement (storage.checkins), so it costs no extra round
+  trip; an in-process memo leaves it out of the other check-ins of the window;
 * the laptop's own sign-ins: `laptop_signin` events (docs/protocol.md) become sign-ins with
   source_system "laptop", owned by the device's employee, through the same ingestion as every
-  other source (detectors, notifications). Their id is `<device id>:<event id>`, so a resent
-  event is stored once.
+  other source (detectors, notifications), after the check-in is stored and before its reply.
+  Their id is `<device id>:<event id>`, so a resent event is stored once.
 
 A sign-in at the keyboard has no address of its own: it is placed where the laptop checks in
 from, if it happened within LOCAL_PLACE_WINDOW of this check-in (an event queued while the
@@ -23,7 +24,6 @@ from typing import Any
 
 from server.ingest.record import Rejection, SignIn, clean, parse_time
 from server.services.ingestion import Ingestor
-from server.storage import signin_history
 from server.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -71,67 +71,57 @@ def laptop_signin(event: Any, device_id: str, checkin_ip: str | None,
 
 
 class CheckinSignals:
-    """Per-process handler of check-ins for the sign-in pipeline (see module docstring)."""
+    """Per-process memo and follow-up of check-ins for the sign-in pipeline (see module
+    docstring)."""
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[datetime, str]] = {}
         self._lock = threading.Lock()
 
-    def wanted(self, device_id: str, ip: str | None, events: Iterable[Any],
-               now: datetime) -> list[Any] | None:
-        """The laptop sign-in events to handle, or None when this check-in needs nothing
-        (no sign-ins and a location already recorded for this window)."""
-        signins = [e for e in events if e.type == LAPTOP_SIGNIN]
-        if signins or ip is None:
-            return signins if signins else None
-        key = (window_start(now), ip)
+    def location_row(self, device_id: str, employee_id: int, ip: str | None, place: Any,
+                     now: datetime) -> dict[str, Any] | None:
+        """The device_locations row this check-in should store with it (`place` is the
+        `server.services.geo.Place` of `ip`, or None), or None when this process already
+        recorded this device at this address in this window."""
+        if ip is None:
+            return None
+        start = window_start(now)
         with self._lock:
-            if self._seen.get(device_id) == key:
+            if self._seen.get(device_id) == (start, ip):
                 return None
-        return []
+        return {"device_id": device_id, "employee_id": employee_id, "window_start": start,
+                "seen_at": now, "ip": ip, "place_kind": place.kind if place else "unknown",
+                "country_code": place.country_code if place else None,
+                "country_name": place.country_name if place else None,
+                "city": place.city if place else None,
+                "latitude": place.latitude if place else None,
+                "longitude": place.longitude if place else None,
+                "accuracy_radius_km": place.accuracy_radius_km if place else None,
+                "is_anonymizer": bool(place and place.is_anonymizer),
+                "is_hosting": bool(place and place.is_hosting)}
 
-    def handle(self, db: Database, geolocator: Any, *, device_id: str, ip: str | None,
-               events: list[Any], now: datetime) -> None:
-        """Record the location and ingest the laptop's sign-ins (errors are logged: the
-        check-in itself has already succeeded)."""
+    def recorded(self, row: dict[str, Any]) -> None:
+        """Remember that a check-in stored `row` (from `location_row`)."""
+        with self._lock:
+            if len(self._seen) > MEMO_LIMIT:
+                self._seen.clear()
+            self._seen[row["device_id"]] = (row["window_start"], row["ip"])
+
+    @staticmethod
+    def laptop_signins(events: Iterable[Any]) -> list[Any]:
+        """The check-in's `laptop_signin` events (EventIn objects)."""
+        return [e for e in events if e.type == LAPTOP_SIGNIN]
+
+    def handle(self, db: Database, geolocator: Any, *, device_id: str, employee_id: int,
+               ip: str | None, events: list[Any], now: datetime) -> None:
+        """Ingest the laptop's sign-ins (errors are logged: the check-in itself has already
+        succeeded)."""
         try:
-            self._handle(db, geolocator, device_id, ip, events, now)
-        except Exception:
-            log.exception("check-in follow-up failed for device %s", device_id)
-
-    def _handle(self, db: Database, geolocator: Any, device_id: str, ip: str | None,
-                events: list[Any], now: datetime) -> None:
-        with db.transaction() as session:
-            conn = session.connection()
-            employee_id = signin_history.device_owner(conn, device_id)
-            if employee_id is None:
-                return
-            if ip is not None:
-                self._record_location(conn, geolocator, device_id, employee_id, ip, now)
-        if events:
             items = [laptop_signin(e, device_id, ip, now) for e in events]
             with Ingestor(db, geolocator=geolocator, now=lambda: now, overlap=False,
                           pause_gc=False) as ingest:
                 ingest.feed(items, employee_id=employee_id)
             for rejection in ingest.report.rejected:
                 log.warning("laptop sign-in skipped: %s", rejection["reason"])
-
-    def _record_location(self, conn: Any, geolocator: Any, device_id: str, employee_id: int,
-                         ip: str, now: datetime) -> None:
-        start = window_start(now)
-        place = geolocator.locate(ip) if geolocator is not None else None
-        signin_history.record_device_location(conn, {
-            "device_id": device_id, "employee_id": employee_id, "window_start": start,
-            "seen_at": now, "ip": ip, "place_kind": place.kind if place else "unknown",
-            "country_code": place.country_code if place else None,
-            "country_name": place.country_name if place else None,
-            "city": place.city if place else None,
-            "latitude": place.latitude if place else None,
-            "longitude": place.longitude if place else None,
-            "accuracy_radius_km": place.accuracy_radius_km if place else None,
-            "is_anonymizer": bool(place and place.is_anonymizer),
-            "is_hosting": bool(place and place.is_hosting)})
-        with self._lock:
-            if len(self._seen) > MEMO_LIMIT:
-                self._seen.clear()
-            self._seen[device_id] = (start, ip)
+        except Exception:
+            log.exception("check-in follow-up failed for device %s", device_id)

@@ -3,7 +3,8 @@
 Check-ins run on the event loop with these connections instead of a worker thread plus a
 SQLAlchemy connection: no thread hand-off per request and no ORM/Core overhead (measured on 2
 cores: roughly half the server CPU per check-in). Connections are autocommit; each statement
-is its own transaction (see storage.checkins).
+is its own transaction (see storage.checkins), and they plan for index lookups
+(SESSION_SETTINGS).
 
 The pool is per event loop, because an asyncio connection belongs to the loop that opened it
 (uvicorn has one loop per worker; test clients may run several).
@@ -19,15 +20,26 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
+# The statements on these connections (storage.checkins and the check-in handlers) look rows
+# up by key, for one device or a batch of them. Their generic plan is the right one for any
+# batch size; without force_generic_plan PostgreSQL may plan the big check-in statement afresh
+# on every execution, and on a small or freshly updated table (a few thousand devices) it
+# prefers reading all of device_states to an index lookup — measured, each of these cost about
+# as much as the check-in itself. Set at connection start-up (libpq `options`).
+SESSION_SETTINGS = {"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"}
+
 
 def conninfo_from_url(url: str, *, statement_timeout_ms: int = 0) -> str:
-    """libpq connection string for a SQLAlchemy PostgreSQL URL."""
+    """libpq connection string for a SQLAlchemy PostgreSQL URL, with SESSION_SETTINGS."""
     parsed = make_url(url)
     args: dict[str, Any] = parsed.translate_connect_args(username="user", database="dbname")
     args.update({k: v for k, v in parsed.query.items() if isinstance(v, str)})
     args.setdefault("connect_timeout", 5)
+    settings = dict(SESSION_SETTINGS)
     if statement_timeout_ms > 0:
-        args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+        settings["statement_timeout"] = str(int(statement_timeout_ms))
+    ours = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    args["options"] = f"{args.get('options', '')} {ours}".strip()
     return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in args.items()})
 
 

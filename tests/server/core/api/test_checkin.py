@@ -219,3 +219,15 @@ def test_fast_path_and_fastapi_route_answer_alike(make_harness):
     assert replies[0] == replies[1]
     assert replies[0][1:5] == (422, [{"path": "state.agent_version",
                                       "reason": "Field required"}], 401, "device_invalid")
+
+
+def test_state_number_too_large_to_be_finite_is_stored_as_null(harness):
+    device = harness.enroll()
+    raw = b'{"state": {"agent_version": "0.1.0", "idle_seconds": 1e999, "locked": true}}'
+    reply = harness.client.post("/api/v1/checkin", content=raw,
+                                headers={**harness.auth(device),
+                                         "Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    with harness.ctx.db.transaction() as s:
+        stored = device_store.get_state(s, device["device_id"]).state
+    assert (stored["idle_seconds"], stored["locked"]) == (None, True)

@@ -75,11 +75,11 @@ def test_naive_times_are_refused(db):
 
 
 def _write(db, device_id, employee_id, events, secret_hash="0" * 64):
+    item = checkin_store.CheckinItem(device_id=device_id, secret_hash=secret_hash,
+                                     employee_id=employee_id, state='{"agent_version": "1"}',
+                                     ip="10.0.0.1", country="GB", now=NOW, events=events)
     with db.hot_path() as conn:
-        return checkin_store.record_checkin(
-            conn, device_id=device_id, secret_hash=secret_hash, employee_id=employee_id,
-            state={"agent_version": "1"}, ip="10.0.0.1", country="GB", events=events,
-            batch_id=None, now=NOW, notification_limit=50)
+        return checkin_store.record_checkin(conn, item, notification_limit=50)
 
 
 def test_checkin_write_stores_only_new_events(db):
