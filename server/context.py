@@ -89,6 +89,7 @@ def build_context(settings: Settings, *, now: Clock | None = None,
         conninfo = conninfo_from_url(db.url,
                                      statement_timeout_ms=settings.db_statement_timeout_ms)
         agent_pool = AsyncPool(conninfo, settings.db_pool_size)
+    metrics = Registry()
     return AppContext(
         settings=settings,
         db=db,
@@ -96,13 +97,14 @@ def build_context(settings: Settings, *, now: Clock | None = None,
         signing_key=load_or_create(settings.effective_signing_key_path),
         geolocator=geolocator_from_settings(settings) if geolocator is DEFAULT else geolocator,
         ip_resolver=ClientIpResolver(settings.trusted_proxies),
-        metrics=Registry(),
+        metrics=metrics,
         checkin_policy=CheckinPolicy(settings.checkin_interval, settings.max_batch_size,
                                      recovery_key.text if recovery_key else None),
         login_policy=LoginPolicy(settings.login_max_failures, settings.login_window,
                                  settings.session_lifetime),
         agent_pool=agent_pool,
-        checkin_batcher=(CheckinBatcher(agent_pool, MAX_NOTIFICATIONS_PER_REPLY)
+        checkin_batcher=(CheckinBatcher(agent_pool, MAX_NOTIFICATIONS_PER_REPLY,
+                                        on_batch=metrics.count_checkin_batch)
                          if agent_pool is not None else None),
         recovery_key=recovery_key,
     )

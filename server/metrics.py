@@ -104,15 +104,25 @@ class Registry:
         self.latency = Histogram("heedful_http_request_duration_seconds", "HTTP request "
                                  "latency by route and method.", ("route", "method"))
         self.checkins = Counter("heedful_checkins_total", "Successful agent check-ins.")
+        self.checkin_batches = Counter(
+            "heedful_checkin_batches_total", "Statements that wrote check-ins together "
+            "(PostgreSQL); the check-ins they wrote, divided by this, is the mean batch size.")
+        self.checkins_batched = Counter("heedful_checkins_batched_total",
+                                        "Check-ins written by those statements.")
         self.events = Counter("heedful_agent_events_total", "Agent events received, by "
                               "whether they were new or a resent duplicate.", ("outcome",))
         self.enrollments = Counter("heedful_enrollments_total", "Enrolment attempts by result.",
                                    ("result",))
 
+    def count_checkin_batch(self, size: int) -> None:
+        """One statement wrote `size` check-ins together."""
+        self.checkin_batches.inc()
+        self.checkins_batched.inc(amount=size)
+
     def render(self) -> str:
         """Every metric in the Prometheus text exposition format (version 0.0.4)."""
         lines: list[str] = []
-        for metric in (self.requests, self.latency, self.checkins, self.events,
-                       self.enrollments):
+        for metric in (self.requests, self.latency, self.checkins, self.checkin_batches,
+                       self.checkins_batched, self.events, self.enrollments):
             lines += metric.render()
         return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
@@ -55,8 +55,10 @@ class CheckinBatcher:
     """Writes check-ins through `pool` in batches (see module docstring)."""
 
     def __init__(self, pool: AsyncPool, notification_limit: int, *, max_in_flight: int = 1,
-                 max_items: int = MAX_ITEMS, max_events: int = MAX_EVENTS) -> None:
-        self.pool, self.notification_limit = pool, notification_limit
+                 max_items: int = MAX_ITEMS, max_events: int = MAX_EVENTS,
+                 on_batch: Callable[[int], None] | None = None) -> None:
+        """`on_batch(size)` is told of each batch written (the server counts them in /metrics)."""
+        self.pool, self.notification_limit, self.on_batch = pool, notification_limit, on_batch
         self.max_in_flight, self.max_items, self.max_events = max_in_flight, max_items, max_events
         self._loops: dict[asyncio.AbstractEventLoop, _LoopState] = {}
         self.batches = self.checkins = 0  # written so far: checkins / batches is the mean size
@@ -91,6 +93,8 @@ class CheckinBatcher:
                     state.writing -= devices
                 self.batches += 1
                 self.checkins += len(batch)
+                if self.on_batch is not None:
+                    self.on_batch(len(batch))
         finally:
             state.writers.discard(asyncio.current_task())
 

@@ -72,6 +72,10 @@ def test_concurrent_checkins_are_each_stored_and_answered(harness):
     assert harness.ctx.metrics.events.value("stored") == 11
     if batcher is not None:  # PostgreSQL: the 12 concurrent ones shared statements
         assert batcher.checkins == 24 and batcher.batches - batches_before < 12
+        metrics = harness.ctx.metrics  # and /metrics says so
+        assert metrics.checkin_batches.value() == batcher.batches
+        assert metrics.checkins_batched.value() == 24
+        assert "heedful_checkin_batches_total" in metrics.render()
     assert harness.checkin(devices[5]).status_code == 401  # and stays refused
 
 
