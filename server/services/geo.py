@@ -91,6 +91,17 @@ class Place:
         """True when latitude and longitude are both known (distance can be computed)."""
         return self.latitude is not None and self.longitude is not None
 
+    def same_location(self, other: Place) -> bool:
+        """True when everything but the address is equal: the detectors would judge a
+        sign-in from either place alike (two addresses of one office, say)."""
+        return (self.latitude == other.latitude and self.longitude == other.longitude
+                and self.kind == other.kind and self.country_code == other.country_code
+                and self.country_name == other.country_name and self.city == other.city
+                and self.accuracy_radius_km == other.accuracy_radius_km
+                and self.asn == other.asn and self.network_org == other.network_org
+                and self.is_anonymizer == other.is_anonymizer
+                and self.is_hosting == other.is_hosting)
+
 
 def normalise_ip(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """Parse an address (IPv4-mapped IPv6 is unwrapped to IPv4); None when it is not one."""

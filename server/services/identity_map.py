@@ -9,9 +9,11 @@ on purpose, never against emails. Lookups are cached per ingestion run and done 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from server.storage.employees import normalise_identity
 from server.storage.models import Employee, EmployeeAlias
@@ -34,16 +36,20 @@ def bare_name(identity: str) -> str | None:
 class IdentityMapper:
     """identity (as a log spells it) -> employee id or None, with a cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
         self._cache: dict[str, int | None] = {}
+        self.limit = limit  # identities kept; past it the cache starts again
 
     def resolve(self, conn: Connection, identities: Iterable[str]) -> None:
-        """Look up every identity not cached yet, in a few bulk queries."""
-        missing = {i for i in identities if i not in self._cache}
+        """Look up every identity not cached yet, in a few bulk queries; afterwards `get`
+        answers for each of `identities`."""
+        wanted = identities if isinstance(identities, set | frozenset) else set(identities)
+        missing = wanted - self._cache.keys()
         if not missing:
             return
-        if len(self._cache) + len(missing) > CACHE_LIMIT:
-            self._cache.clear()
+        if len(self._cache) + len(missing) > self.limit:
+            self._cache.clear()  # then every wanted identity must be looked up again
+            missing = set(wanted)
         keys = {i: normalise_identity(i) for i in missing}
         bare = {i: bare_name(i) for i in missing}
         emails, aliases = self._lookup(conn, set(keys.values()),
@@ -64,15 +70,24 @@ class IdentityMapper:
                 ) -> tuple[dict[str, int], dict[str, int]]:
         emails: dict[str, int] = {}
         aliases: dict[str, int] = {}
-        names = sorted(keys)
-        for start in range(0, len(names), 900):
-            chunk = names[start:start + 900]
-            emails.update(conn.execute(select(Employee.email, Employee.id)
-                                       .where(Employee.email.in_(chunk))).all())
-        wanted = sorted(keys | bare)
-        for start in range(0, len(wanted), 900):
-            chunk = wanted[start:start + 900]
+        for among in _among(conn, Employee.email, keys):
+            emails.update(conn.execute(select(Employee.email, Employee.id).where(among)).all())
+        for among in _among(conn, EmployeeAlias.alias_normalised, keys | bare):
             aliases.update(conn.execute(
                 select(EmployeeAlias.alias_normalised, EmployeeAlias.employee_id)
-                .where(EmployeeAlias.alias_normalised.in_(chunk))).all())
+                .where(among)).all())
         return emails, aliases
+
+
+def _among(conn: Connection, column: Any, names: set[str]) -> Iterator[Any]:
+    """`column IN names` as few conditions as the dialect allows: one `= ANY(array)` on
+    PostgreSQL (one parameter: thousands of names cost no statement building), IN lists of
+    900 on SQLite (its variable limit)."""
+    items = sorted(names)
+    if not items:
+        return
+    if conn.dialect.name == "postgresql":
+        yield column == any_(bindparam("names", items, type_=ARRAY(String)))
+        return
+    for start in range(0, len(items), 900):
+        yield column.in_(items[start:start + 900])

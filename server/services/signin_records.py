@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from server.ingest.fastjson import dumps_compact
 from server.ingest.record import SignIn
 from server.services.clock import rfc3339
 from server.services.detectors import DeviceCheckIn, KnownPlace, LocatedSignIn
 from server.services.geo import Place
-from server.storage.signins import vendor_geo_text
 
 UNKNOWN_PLACE = Place(kind="unknown", ip="")
 
@@ -91,16 +91,23 @@ def _coord(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-def row_tuple(signin: SignIn, employee_id: int | None, place: Place, flag_count: int,
+def place_columns(place: Place) -> tuple[Any, ...]:
+    """The place's columns of a stored row (storage.signins.COLUMNS from place_kind to
+    is_hosting): computed once per address, shared by every sign-in from it."""
+    return (place.kind, place.country_code, _cut(place.country_name, 100), _cut(place.city, 200),
+            place.latitude, place.longitude, place.accuracy_radius_km, place.asn,
+            _cut(place.network_org, 200), place.is_anonymizer, place.is_hosting)
+
+
+def row_tuple(signin: SignIn, employee_id: int | None, place: tuple[Any, ...], flag_count: int,
               notification_id: str | None, received_at: datetime) -> tuple[Any, ...]:
-    """The stored row (storage.signins.COLUMNS order) of a parsed, located sign-in."""
-    return (employee_id, signin.identity[:320], signin.occurred_at, received_at,
-            signin.source_system, signin.source_event_id[:200], _cut(signin.source_ip, 64),
+    """The stored row (storage.signins.COLUMNS order) of a parsed sign-in located at a place
+    given as its `place_columns`."""
+    geo = signin.vendor_geo
+    return (employee_id, _cut(signin.identity, 320), signin.occurred_at, received_at,
+            signin.source_system, _cut(signin.source_event_id, 200), _cut(signin.source_ip, 64),
             _cut(signin.application, 300), _cut(signin.client, 500), signin.outcome,
-            _cut(signin.failure_reason, 300), place.kind, place.country_code,
-            _cut(place.country_name, 100), _cut(place.city, 200), place.latitude,
-            place.longitude, place.accuracy_radius_km, place.asn, _cut(place.network_org, 200),
-            place.is_anonymizer, place.is_hosting, vendor_geo_text(signin.vendor_geo),
+            _cut(signin.failure_reason, 300), *place, None if geo is None else dumps_compact(geo),
             flag_count, notification_id)
 
 

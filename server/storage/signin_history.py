@@ -15,7 +15,8 @@ from sqlalchemy import BigInteger, Connection, Table, any_, bindparam, false, fu
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from server.storage.models import Device, Employee
+from server.storage.models import Employee
+from server.storage.pg_copy import driver_connection
 from server.storage.signin_models import DeviceLocation, KnownPlaceRow, SignInRow
 
 SIGNINS: Table = SignInRow.__table__  # type: ignore[assignment]
@@ -123,9 +124,28 @@ def _insert_ignoring(conn: Connection, table: Any, rows: Sequence[dict[str, Any]
     return max(result.rowcount, 0)
 
 
+# known_places columns as ingestion writes them, with their PostgreSQL array types.
+_KNOWN_COLUMNS = (("employee_id", "bigint"), ("place_key", "text"), ("kind", "text"),
+                  ("confirmed", "boolean"), ("country_code", "text"), ("country_name", "text"),
+                  ("city", "text"), ("latitude", "float8"), ("longitude", "float8"),
+                  ("accuracy_radius_km", "float8"), ("asn", "bigint"), ("signin_id", "bigint"),
+                  ("created_at", "timestamptz"))
+_KNOWN_NAMES = ", ".join(name for name, _ in _KNOWN_COLUMNS)
+_PG_ADD_KNOWN = (f"INSERT INTO known_places ({_KNOWN_NAMES}) SELECT * FROM unnest("
+                 + ", ".join(f"%s::{kind}[]" for _, kind in _KNOWN_COLUMNS)
+                 + ") ON CONFLICT (employee_id, place_key) DO NOTHING")
+
+
 def add_known_places(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Remember places (dicts of known_places columns); ones already known are kept as is."""
-    return _insert_ignoring(conn, KNOWN, rows)
+    """Remember places (dicts of known_places columns); ones already known are kept as is.
+    Returns how many were new. On PostgreSQL one statement of arrays, however many rows:
+    ingestion learns a country for most employees it meets, thousands per batch."""
+    if not rows or conn.dialect.name != "postgresql":
+        return _insert_ignoring(conn, KNOWN, rows)
+    arrays = [[row[name] for row in rows] for name, _ in _KNOWN_COLUMNS]
+    with driver_connection(conn).cursor() as cur:
+        cur.execute(_PG_ADD_KNOWN, arrays)
+        return max(cur.rowcount, 0)
 
 
 def confirm_known_place(conn: Connection, row: dict[str, Any]) -> None:
@@ -152,8 +172,3 @@ def device_locations(conn: Connection, employee_ids: Iterable[int], since: datet
 def record_device_location(conn: Connection, row: dict[str, Any]) -> bool:
     """Store one check-in location unless this device, window and address have one already."""
     return _insert_ignoring(conn, LOCATIONS, [row]) == 1
-
-
-def device_owner(conn: Connection, device_id: str) -> int | None:
-    """The employee a device belongs to."""
-    return conn.execute(select(Device.employee_id).where(Device.id == device_id)).scalar()

@@ -1,19 +1,11 @@
-"""Queries on stored sign-ins: the batched, idempotent insert of the ingestion hot path, flags,
-and the reads behind "my sign-ins", the admin listing and the command line.
-
-Inserting is dialect-specific because it is the hot path: PostgreSQL COPYs a batch into a
-temporary table and moves it with one `INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING`;
-SQLite runs one C-level executemany of `INSERT ... ON CONFLICT DO NOTHING` inside the caller's
-`BEGIN IMMEDIATE` transaction and reads back the rows whose id is above the previous maximum
-(safe: that transaction holds the only write lock). Both return the ids of the rows that are
-new, so duplicates (a re-ingest) create no flags or notifications.
+"""Queries on stored sign-ins: flags, and the reads behind "my sign-ins", the admin listing
+and the command line. The ingestion hot path's insert is in storage.signin_insert.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -29,7 +21,9 @@ from sqlalchemy import (
     select,
 )
 
+from server.ingest.fastjson import dumps_compact
 from server.storage.base import UTCDateTime
+from server.storage.pg_copy import copy_rows
 from server.storage.signin_models import SignInAnswer, SignInFlag, SignInRow
 
 SIGNINS: Table = SignInRow.__table__  # type: ignore[assignment]
@@ -42,83 +36,21 @@ COLUMNS = ("employee_id", "identity", "occurred_at", "received_at", "source_syst
            "failure_reason", "place_kind", "country_code", "country_name", "city", "latitude",
            "longitude", "accuracy_radius_km", "asn", "network_org", "is_anonymizer",
            "is_hosting", "vendor_geo", "flag_count", "notification_id")
-_TIME_COLUMNS = (COLUMNS.index("occurred_at"), COLUMNS.index("received_at"))
-_BOOL_COLUMNS = (COLUMNS.index("is_anonymizer"), COLUMNS.index("is_hosting"))
-_NAMES = ", ".join(COLUMNS)
-
-Key = tuple[str, str]  # (source_system, source_event_id)
-
-_PG_STAGE = (f"CREATE TEMP TABLE IF NOT EXISTS signin_stage ON COMMIT DELETE ROWS AS "
-             f"SELECT {_NAMES} FROM signins WITH NO DATA")
-_PG_MOVE = (f"INSERT INTO signins ({_NAMES}) SELECT {_NAMES} FROM signin_stage "
-            "ON CONFLICT (source_system, source_event_id) DO NOTHING "
-            "RETURNING id, source_system, source_event_id")
-_SQLITE_INSERT = (f"INSERT INTO signins ({_NAMES}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-                  "ON CONFLICT (source_system, source_event_id) DO NOTHING")
-
-
-def insert_batch(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> dict[Key, int]:
-    """Store `rows` (tuples in COLUMNS order; `vendor_geo` as JSON text or None), skipping
-    those already stored. Returns {(source_system, source_event_id): id} of the new rows."""
-    if not rows:
-        return {}
-    if conn.dialect.name == "postgresql":
-        return _insert_postgres(conn, rows)
-    return _insert_sqlite(conn, rows)
-
-
-def _driver_connection(conn: Connection) -> Any:
-    """The DB-API connection under `conn` (for COPY and executemany without ORM overhead)."""
-    raw = conn.connection.driver_connection
-    if raw is None:
-        raise RuntimeError("the database connection is closed")
-    return raw
-
-
-def _insert_postgres(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> dict[Key, int]:
-    raw = _driver_connection(conn)
-    with raw.cursor() as cur:
-        cur.execute("SET LOCAL client_min_messages = warning")  # no "already exists" notice
-        cur.execute(_PG_STAGE)
-        with cur.copy(f"COPY signin_stage ({_NAMES}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cur.execute(_PG_MOVE)
-        new = {(system, event): ident for ident, system, event in cur.fetchall()}
-        cur.execute("TRUNCATE signin_stage")  # a later batch in this transaction starts empty
-    return new
-
-
-def naive_utc(moment: datetime) -> str:
-    """SQLite's stored form of a UTC time (as SQLAlchemy writes it, so comparisons order)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _sqlite_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    values = list(row)
-    for index in _TIME_COLUMNS:
-        values[index] = naive_utc(values[index])
-    for index in _BOOL_COLUMNS:
-        values[index] = 1 if values[index] else 0
-    return tuple(values)
-
-
-def _insert_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> dict[Key, int]:
-    raw = _driver_connection(conn)
-    cur = raw.cursor()
-    try:
-        before = cur.execute("SELECT coalesce(max(id), 0) FROM signins").fetchone()[0]
-        cur.executemany(_SQLITE_INSERT, [_sqlite_row(r) for r in rows])
-        found = cur.execute("SELECT id, source_system, source_event_id FROM signins "
-                            "WHERE id > ?", (before,)).fetchall()
-    finally:
-        cur.close()
-    return {(system, event): ident for ident, system, event in found}
+SYSTEM, EVENT_ID = COLUMNS.index("source_system"), COLUMNS.index("source_event_id")
+_FLAG_COLUMNS = ("signin_id", "kind", "reason", "details")
+_NOTIFICATION_COLUMNS = ("id", "employee_id", "kind", "title", "body", "data", "created_at",
+                         "acked_at", "acked_by_device_id", "response")
 
 
 def insert_flags(conn: Connection, flags: Sequence[dict[str, Any]]) -> None:
     """Store flags: dicts with signin_id, kind, reason and details."""
-    if flags:
+    if not flags:
+        return
+    if conn.dialect.name == "postgresql":
+        copy_rows(conn, "signin_flags", _FLAG_COLUMNS, [
+            (f["signin_id"], f["kind"], f["reason"], dumps_compact(f["details"]))
+            for f in flags])
+    else:
         conn.execute(insert(FLAGS), list(flags))
 
 
@@ -222,13 +154,14 @@ def count_signins(conn: Connection) -> int:
     return conn.execute(select(func.count()).select_from(SIGNINS)).scalar_one()
 
 
-def vendor_geo_text(value: dict[str, Any] | None) -> str | None:
-    """The JSON text stored for a vendor's own location guess."""
-    return json.dumps(value, separators=(",", ":")) if value is not None else None
-
-
 def insert_notifications(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Queue many employee notifications at once (dicts of notifications columns)."""
-    if rows:
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        copy_rows(conn, "notifications", _NOTIFICATION_COLUMNS, [
+            tuple(dumps_compact(row[name]) if name == "data" else row[name]
+                  for name in _NOTIFICATION_COLUMNS) for row in rows])
+    else:
         from server.storage.models import Notification
         conn.execute(insert(Notification), list(rows))

@@ -15,14 +15,15 @@ syslog or JSON at all are rejected.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+from server.ingest import fastjson
 from server.ingest.reading import Input, iter_lines
-from server.ingest.record import Rejection, SignIn, stable_id
+from server.ingest.record import Rejection, SignIn
 
 SOURCE = "ssh"
 _PROGRAM = r"(?P<program>[\w./-]+?)(?:\[(?P<pid>\d+)\])?:"
@@ -50,9 +51,9 @@ def parse(data: Input, *, year: int | None = None, now: datetime | None = None
           ) -> Iterator[SignIn | Rejection]:
     """Parse sshd log lines (any mix of the shapes above) into sign-ins and rejections."""
     now = now or datetime.now(UTC)
-    seen: Counter[str] = Counter()
+    seen: dict[str, int] = {}  # raw line -> how many identical ones so far
     for number, line in iter_lines(data):
-        if not line.strip():
+        if not line or line.isspace():
             continue
         try:
             entry = _entry(line, year, now)
@@ -62,26 +63,28 @@ def parse(data: Input, *, year: int | None = None, now: datetime | None = None
         if entry is None:
             continue
         occurred_at, host, message, event_key = entry
-        seen[event_key] += 1
-        yield from _signins(message, occurred_at, host, event_key, seen[event_key])
+        occurrence = seen[event_key] = seen.get(event_key, 0) + 1
+        yield from _signins(message, occurred_at, host, event_key, occurrence)
 
 
 def _entry(line: str, year: int | None, now: datetime
            ) -> tuple[datetime, str | None, str, str] | None:
     """(time, host, sshd message, raw key) or None for other programs; ValueError if unreadable."""
-    if line.lstrip().startswith("{"):
-        return _journal_entry(line)
     match = _RFC3339.match(line)
     if match:
-        occurred_at = datetime.fromisoformat(match["ts"]).astimezone(UTC)
+        occurred_at = datetime.fromisoformat(match[1])
+        if occurred_at.tzinfo is not UTC:
+            occurred_at = occurred_at.astimezone(UTC)
+    elif line.lstrip().startswith("{"):
+        return _journal_entry(line)
     else:
         match = _RFC3164.match(line)
         if not match:
             raise ValueError("not a syslog line (expected an RFC 3339 or RFC 3164 timestamp)")
-        occurred_at = _classic_time(match["ts"], year, now)
-    if match["program"] not in _SSHD_PROGRAMS:
+        occurred_at = _classic_time(match[1], year, now)
+    if match[3] not in _SSHD_PROGRAMS:
         return None
-    return occurred_at, match["host"], match["msg"], line
+    return occurred_at, match[2], match[5], line
 
 
 def _classic_time(stamp: str, year: int | None, now: datetime) -> datetime:
@@ -103,7 +106,7 @@ def _classic_time(stamp: str, year: int | None, now: datetime) -> datetime:
 
 def _journal_entry(line: str) -> tuple[datetime, str | None, str, str] | None:
     try:
-        record = json.loads(line)
+        record = fastjson.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid journal JSON: {exc.msg} at column {exc.colno}") from None
     if not isinstance(record, dict):
@@ -123,40 +126,46 @@ def _journal_entry(line: str) -> tuple[datetime, str | None, str, str] | None:
 
 
 def _signins(message: str, occurred_at: datetime, host: str | None, event_key: str,
-             occurrence: int) -> Iterator[SignIn]:
+             occurrence: int) -> list[SignIn]:
     """The sign-ins in one message; rsyslog's "message repeated N times" gives N of them.
 
     `occurrence` counts identical raw lines so far, so two identical lines (same second, same
     pid) stay two events while a re-ingest of the same file yields the same ids.
     """
     repeat = 1
-    repeated = _REPEATED.match(message)
-    if repeated:
-        repeat, message = int(repeated["n"]), repeated["msg"]
+    if message.startswith("message repeated "):
+        repeated = _REPEATED.match(message)
+        if repeated:
+            repeat, message = int(repeated["n"]), repeated["msg"]
     fields = _classify(message)
     if fields is None:
-        return
-    for copy in range(repeat):
-        event_id = stable_id(SOURCE, event_key, occurrence, copy)
-        yield SignIn(occurred_at=occurred_at, source_system=SOURCE,
-                     application=f"ssh to {host}" if host else "ssh",
-                     source_event_id=event_id, **fields)
+        return []
+    identity, ip, outcome, reason, client = fields
+    application = f"ssh to {host}" if host else "ssh"
+    key = f"{SOURCE}\x1f{event_key}\x1f{occurrence}\x1f"
+    return [SignIn(identity, occurred_at, ip, SOURCE, application, client, outcome, reason,
+                   _event_id(key, copy)) for copy in range(repeat)]
 
 
-def _classify(message: str) -> dict | None:
-    """identity/ip/outcome/reason/client of an auth-result message; None when it is not one."""
-    if m := _ACCEPTED.match(message):
-        client = f"{m['method']} {m['key']}" if m["key"] else m["method"]
-        return {"identity": m["user"], "source_ip": m["ip"], "outcome": "success",
-                "failure_reason": None, "client": client}
-    if m := _FAILED.match(message):
-        if m["invalid"]:
-            reason = f"unknown user ({m['method']} attempt)"
-        else:
-            reason = _FAILURE_WORDS.get(m["method"], f"{m['method']} authentication failed")
-        return {"identity": m["user"], "source_ip": m["ip"], "outcome": "failure",
-                "failure_reason": reason, "client": m["method"]}
-    if m := _INVALID.match(message):
-        return {"identity": m["user"], "source_ip": m["ip"], "outcome": "failure",
-                "failure_reason": "unknown user", "client": None}
+def _event_id(key: str, copy: int) -> str:
+    """stable_id(SOURCE, event_key, occurrence, copy), hashed in one call (hot path)."""
+    return hashlib.sha256(f"{key}{copy}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _classify(message: str) -> tuple[str, str, str, str | None, str | None] | None:
+    """(identity, ip, outcome, failure reason, client) of an auth-result message; None when it
+    is not one."""
+    if message.startswith("Accepted "):
+        if m := _ACCEPTED.match(message):
+            client = f"{m['method']} {m['key']}" if m["key"] else m["method"]
+            return m["user"], m["ip"], "success", None, client
+    elif message.startswith("Failed "):
+        if m := _FAILED.match(message):
+            if m["invalid"]:
+                reason = f"unknown user ({m['method']} attempt)"
+            else:
+                reason = _FAILURE_WORDS.get(m["method"], f"{m['method']} authentication failed")
+            return m["user"], m["ip"], "failure", reason, m["method"]
+    elif m := _INVALID.match(message):
+        return m["user"], m["ip"], "failure", "unknown user", None
     return None

@@ -25,7 +25,7 @@ KIND = "away_from_device"
 def detect(signin: LocatedSignIn, history: EmployeeHistory, policy: DetectorPolicy
            ) -> Flag | None:
     """Flag a successful sign-in far from every nearby-in-time laptop check-in."""
-    if signin.outcome != "success" or not placeable(signin.place):
+    if not history.device_checkins or signin.outcome != "success" or not placeable(signin.place):
         return None
     window = policy.away_window
     nearby = [c for c in history.device_checkins

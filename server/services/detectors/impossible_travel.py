@@ -28,7 +28,7 @@ def detect(signin: LocatedSignIn, history: EmployeeHistory, policy: DetectorPoli
     if signin.outcome != "success" or not placeable(signin.place):
         return None
     previous = _previous(signin, history)
-    if previous is None or _both_confirmed(signin.place, previous.place, history):
+    if previous is None:
         return None
     new, old = signin.place, previous.place
     distance = place_distance_km(old, new)
@@ -39,7 +39,7 @@ def detect(signin: LocatedSignIn, history: EmployeeHistory, policy: DetectorPoli
     if effective < policy.min_distance_km or effective <= 0:
         return None
     min_speed = effective / hours if hours > 0 else float("inf")
-    if min_speed <= policy.impossible_travel_speed_kmh:
+    if min_speed <= policy.impossible_travel_speed_kmh or _both_confirmed(new, old, history):
         return None
     return Flag(KIND, _reason(new, old, distance, slack, elapsed, hours, min_speed), {
         "previous_signin_id": previous.id, "previous_place": old.label, "place": new.label,
@@ -51,8 +51,12 @@ def detect(signin: LocatedSignIn, history: EmployeeHistory, policy: DetectorPoli
 
 
 def _previous(signin: LocatedSignIn, history: EmployeeHistory) -> LocatedSignIn | None:
-    for earlier in reversed(history.before(signin)):
-        if earlier.outcome == "success" and placeable(earlier.place):
+    """The latest of `history.before(signin)` that is a placeable success (scanned from the
+    newest, without building that list: the answer is usually one of the last two)."""
+    at, ident = signin.occurred_at, signin.id
+    for earlier in reversed(history.recent):
+        if (earlier.occurred_at <= at and earlier.outcome == "success" and earlier.id != ident
+                and placeable(earlier.place)):
             return earlier
     return None
 

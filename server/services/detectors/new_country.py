@@ -18,7 +18,7 @@ def detect(signin: LocatedSignIn, history: EmployeeHistory, policy: DetectorPoli
     place = signin.place
     if signin.outcome != "success" or place.kind != "public" or not place.country_code:
         return None
-    if policy.is_learning(history, signin.occurred_at):
+    if policy.is_learning(history, signin.occurred_at) or _is_known(signin, history):
         return None
     known = _known_countries(signin, history)
     if place.country_code in known:
@@ -30,6 +30,20 @@ def detect(signin: LocatedSignIn, history: EmployeeHistory, policy: DetectorPoli
         "country_code": place.country_code, "country_name": place.country_name,
         "place": place.label, "known_countries": sorted(known),
     })
+
+
+def _is_known(signin: LocatedSignIn, history: EmployeeHistory) -> bool:
+    """Whether `_known_countries` would contain the sign-in's country (without building it:
+    the usual answer is yes, at once)."""
+    code = signin.place.country_code
+    for known in history.known_places:
+        if known.country_code == code:
+            return True
+    for earlier in history.before(signin):
+        if (earlier.place.country_code == code and earlier.outcome == "success"
+                and earlier.place.kind == "public"):
+            return True
+    return False
 
 
 def _known_countries(signin: LocatedSignIn, history: EmployeeHistory) -> dict[str, str]:

@@ -1,13 +1,16 @@
-"""Inputs and outputs of the sign-in detectors: small, frozen, storage-free dataclasses.
+"""Inputs and outputs of the sign-in detectors: small, storage-free dataclasses.
 
 The caller (ingestion) builds an `EmployeeHistory` from storage and a `LocatedSignIn` for the
-sign-in being judged; detectors are pure functions of those plus a `DetectorPolicy`.
+sign-in being judged; detectors are pure functions of those plus a `DetectorPolicy`, and never
+modify them. `LocatedSignIn` and `EmployeeHistory` are built once or twice per ingested event,
+so they are slotted rather than frozen (frozen dataclasses cost ~1 µs more to build).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from server.ingest.record import SignIn
@@ -18,7 +21,7 @@ from server.services.geo import Place
 SAME_PLACE_KM = 50.0
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LocatedSignIn:
     """A sign-in with its geolocated place. `id` is whatever identifies it in storage."""
 
@@ -80,7 +83,7 @@ class DeviceCheckIn:
     device_id: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EmployeeHistory:
     """What the detectors know about one employee before the sign-in being judged.
 
@@ -98,11 +101,20 @@ class EmployeeHistory:
     signin_count: int = 0
     device_checkins: tuple[DeviceCheckIn, ...] = ()
     confirmed_asns: frozenset[int] = frozenset()
+    # The last `before` answer: several detectors ask it about the same sign-in.
+    _before: tuple[LocatedSignIn, list[LocatedSignIn]] | None = field(
+        default=None, init=False, repr=False, compare=False)
 
     def before(self, signin: LocatedSignIn) -> list[LocatedSignIn]:
-        """Recent sign-ins strictly earlier than `signin` (or simultaneous but distinct)."""
-        return [s for s in self.recent
-                if s.id != signin.id and s.occurred_at <= signin.occurred_at]
+        """Recent sign-ins strictly earlier than `signin` (or simultaneous but distinct).
+        The list is shared by the detectors asking about the same sign-in: do not modify."""
+        memo = self._before
+        if memo is not None and memo[0] is signin:
+            return memo[1]
+        found = [s for s in self.recent
+                 if s.id != signin.id and s.occurred_at <= signin.occurred_at]
+        self._before = (signin, found)
+        return found
 
 
 @dataclass(frozen=True)
@@ -135,13 +147,18 @@ class DetectorPolicy:
                   for name in cls.__dataclass_fields__}
         return cls(**values)
 
-    @property
+    # Computed once per policy (the policy is frozen): detectors ask for every sign-in.
+    @cached_property
     def failure_burst_window(self) -> timedelta:
         return timedelta(minutes=self.failure_burst_window_minutes)
 
-    @property
+    @cached_property
     def away_window(self) -> timedelta:
         return timedelta(minutes=self.away_window_minutes)
+
+    @cached_property
+    def learning_period(self) -> timedelta:
+        return timedelta(days=self.learning_days)
 
     def is_learning(self, history: EmployeeHistory, at: datetime) -> bool:
         """Still learning until `learning_days` have passed or `learning_sign_ins` were seen,
@@ -150,4 +167,4 @@ class DetectorPolicy:
             return False
         if history.first_seen is None:
             return True
-        return at - history.first_seen < timedelta(days=self.learning_days)
+        return at - history.first_seen < self.learning_period

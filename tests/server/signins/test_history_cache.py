@@ -6,9 +6,14 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from server.services.detectors import DetectorPolicy, DeviceCheckIn, LocatedSignIn
+from server.services.detectors import DetectorPolicy, DeviceCheckIn, KnownPlace, LocatedSignIn
 from server.services.geo import Place
-from server.services.history_cache import KEEP_SUCCESSES, EmployeeState, HistoryCache
+from server.services.history_cache import (
+    KEEP_SUCCESSES,
+    MAX_RECENT,
+    EmployeeState,
+    HistoryCache,
+)
 
 START = datetime(2024, 4, 1, tzinfo=UTC)
 PLACES = [
@@ -23,7 +28,12 @@ PLACES = [
     Place("internal", "10.0.0.5"),
     Place("unknown", "192.0.2.300"),
     Place("public", "2.2.2.2", "FR", "France"),  # a country without coordinates
+    # Another address of the London office and of the Tor exit: the same location
+    Place("public", "81.2.69.160", "GB", "United Kingdom", "London", 51.5, -0.12, 20.0),
+    Place("public", "185.220.101.2", "DE", "Germany", None, 51.3, 9.5, 100.0, asn=205100,
+          network_org="Tor exits", is_anonymizer=True),
 ]
+HOME = [PLACES[0], PLACES[1], PLACES[-2]]
 
 
 def _run(seed: int, shortcut: bool) -> list[list[str]]:
@@ -31,11 +41,19 @@ def _run(seed: int, shortcut: bool) -> list[list[str]]:
     cache = HistoryCache(DetectorPolicy())
     cache.shortcut = shortcut
     cache.states[1] = EmployeeState(first_seen=START - timedelta(days=30), count=20)
-    out, at = [], START
-    for n in range(400):
-        at += timedelta(minutes=rng.choice([1, 2, 5, 30, 240, 1440]))
-        place = rng.choice(PLACES[:2]) if rng.random() < 0.6 else rng.choice(PLACES)
-        outcome = "failure" if rng.random() < 0.15 else "success"
+    out, at, storm = [], START, 0
+    for n in range(600):
+        if storm:  # a failure storm: more failures in the window than the cache keeps
+            storm -= 1
+            at += timedelta(seconds=5)
+        elif rng.random() < 0.01:
+            storm = 80
+        elif rng.random() < 0.08:  # logs are not always in time order
+            at -= timedelta(minutes=rng.choice([1, 3, 60]))
+        else:
+            at += timedelta(minutes=rng.choice([1, 2, 5, 30, 240, 1440]))
+        place = rng.choice(HOME) if rng.random() < 0.6 else rng.choice(PLACES)
+        outcome = "failure" if storm or rng.random() < 0.15 else "success"
         checkins = ()
         if rng.random() < 0.1:
             checkins = (DeviceCheckIn(at - timedelta(minutes=5), rng.choice(PLACES), "d1"),)
@@ -46,7 +64,7 @@ def _run(seed: int, shortcut: bool) -> list[list[str]]:
 
 
 def test_the_repeat_shortcut_changes_no_verdict() -> None:
-    for seed in range(12):
+    for seed in range(20):
         with_shortcut, without = _run(seed, True), _run(seed, False)
         assert with_shortcut == without, seed
         assert any(with_shortcut)  # the sequences do raise flags
@@ -70,3 +88,26 @@ def test_pruning_keeps_the_failure_window_and_recent_successes() -> None:
     state.add(late, window)  # out of order: inserted in time order
     times = [s.occurred_at for s in state.recent]
     assert times == sorted(times)
+
+
+def test_a_failure_storm_does_not_hide_the_latest_success() -> None:
+    """More failures in the window than the cache keeps must not push out the latest
+    success: the next sign-in from the same place would be compared with an older one
+    (Tokyo, an hour earlier) and wrongly flagged as impossible travel."""
+    cache = HistoryCache(DetectorPolicy())
+    cache.shortcut = False  # the detectors' own verdict, on the pruned history
+    london, tokyo = PLACES[0], PLACES[1]
+    cache.states[1] = EmployeeState(first_seen=START - timedelta(days=30), count=20, known={
+        "country:GB": KnownPlace("GB"), "country:JP": KnownPlace("JP")})
+
+    def judge(name: str, at: datetime, outcome: str, place: Place) -> list[str]:
+        flags, _ = cache.judge(1, LocatedSignIn(name, at, outcome, place, "e1", place.ip), ())
+        return [f.kind for f in flags]
+
+    judge("tokyo", START, "success", tokyo)
+    assert judge("london", START + timedelta(hours=13), "success", london) == []
+    storm = START + timedelta(hours=13, minutes=1)
+    for n in range(MAX_RECENT + 10):
+        judge(f"f{n}", storm + timedelta(seconds=n), "failure", london)
+    assert "london" in {s.id for s in cache.states[1].recent}
+    assert judge("again", storm + timedelta(minutes=3), "success", london) == []
