@@ -1,9 +1,11 @@
 """A real sealing process that can be killed at any step, for the crash-safety tests.
 
 `python -m agent.seal.crashdriver run DIR DB KEYHEX` recovers, then seals every plaintext file
-in DIR and unseals every sealed one. With HEEDFUL_SEAL_FAULT_STEP=N it SIGKILLs itself at the
-N-th file-system step (a write is cut in half first, leaving a torn temporary file); it prints
-the number of steps it took when it finishes.
+in DIR and unseals every sealed one, in groups of GROUP_FILES as a pass does (so a run also
+spans the steps between groups and those a group shares: its journal commits and its folder
+fsync between the renames and the removals). With HEEDFUL_SEAL_FAULT_STEP=N it SIGKILLs itself
+at the N-th file-system step (a write is cut in half first, leaving a torn temporary file); it
+prints the number of steps it took when it finishes.
 
 `python -m agent.seal.crashdriver serve` does the same for many trials without paying Python's
 start-up each time: it reads one JSON object per line on stdin
@@ -29,8 +31,11 @@ from agent.seal.db import SealDB
 from agent.seal.engine import SealEngine
 from agent.seal.fileops import FileOps
 from agent.seal.journal import Journal
+from agent.seal.policy import SealPolicy
+from agent.seal.worker import groups
 
 FAULT_ENV = "HEEDFUL_SEAL_FAULT_STEP"
+GROUP_FILES = 4
 
 
 class KillingOps(FileOps):
@@ -85,15 +90,19 @@ def run(folder: Path, db_path: Path, key: bytes, fault_step: int | None, mode: s
     engine = SealEngine(Journal(db), key, ops=ops, settle_seconds=0, busy_probe=lambda p: None)
     engine.recover()
     if mode == "cycle":
-        for path in sorted(folder.iterdir()):
-            if names.is_work_name(path.name):
-                continue
-            if names.is_sealed_name(path.name):
-                engine.unseal_file(path)
-            else:
-                engine.seal_file(path)
+        paths = [p for p in sorted(folder.iterdir()) if not names.is_work_name(p.name)]
+        plain = [p for p in paths if not names.is_sealed_name(p.name)]
+        for group in _groups(plain):
+            engine.seal_files([(path, 0.0) for path in group])
+        for group in _groups([p for p in paths if names.is_sealed_name(p.name)]):
+            engine.unseal_files([(path, None) for path in group])
     db.close()
     return ops.steps
+
+
+def _groups(paths: list[Path]) -> list[list[Path]]:
+    return list(groups(paths, folder=lambda p: p.parent, size=lambda p: p.stat().st_size,
+                       max_files=GROUP_FILES, max_bytes=SealPolicy().group_bytes))
 
 
 def _trial(request: dict) -> dict:

@@ -6,10 +6,13 @@ file names need not be valid UTF-8.
 
 Durability: WAL with `synchronous=NORMAL` (set on this connection only). A commit survives the
 process being killed the moment it returns; after a power cut the journal may lag behind the
-disk but never runs ahead of it, because every fact it records (a complete temporary file, a
-rename, an unlink) was fsynced before the commit. Recovery only deletes what the journal proves
-is ours, so a lagging journal can leave an extra copy behind, never lose one. This saves an
-fsync per commit (three per file) without weakening "no data lost".
+disk, because it is synced only at checkpoints. It never claims a copy the disk may lack: a
+temporary file is fsynced before it is journalled `verified`, and its rename is fsynced before
+the source is removed. (The removal itself is made durable only by a later folder fsync, so a
+power cut can bring a removed source back next to its complete new copy: an extra copy.)
+Recovery only deletes what the journal proves is ours, so a lagging journal can leave an extra
+copy behind, never lose one. This saves an fsync per commit (three per group of files) without
+weakening "no data lost".
 
 Tables:
 - `seal_ops`: one row per seal/unseal in progress (see journal.py for the states).

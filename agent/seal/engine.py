@@ -1,20 +1,24 @@
-"""Seal and unseal one file in place, crash-safely, and recover after a crash.
+"""Seal and unseal files in place, a group at a time, crash-safely; recover after a crash.
 
-Seal `P`: journal `started` -> write the sealed form to hidden temporary `T` in the same folder
--> fsync `T` -> read `T` back, decrypt it and compare it byte for byte with `P` read again
-(`agent.seal.copying`) -> check `P` did not change -> journal `verified` -> rename `T` to
-`P.heedful` (never replacing) -> fsync the folder -> remove `P` -> journal done. Unseal mirrors
-it and restores the original bytes, modification time and permission bits. The removal is not
-fsynced on its own: it becomes durable with the folder's next fsync, and a power cut before that
-can only bring the old copy back next to the new one (both complete), never lose one. Any
-failure (ENOSPC, EACCES, a tampered file, a crash) is resolved by `recovery.resolve`: at every
-instant the file exists as plaintext or as a complete sealed file. All writes go through a
-`FileOps` (the fault-injection seam).
+Seal a group of plaintexts (files of one folder, as `agent.seal.passes` forms them): journal
+`started` for the group -> write the sealed form of each file `P` to hidden temporary `T` in
+its folder -> for each: fsync `T`, read `T` back, decrypt it and compare it byte for byte with
+`P` read again (`agent.seal.copying`), check `P` did not change -> journal `verified` for the
+group -> rename each `T` to `P.heedful` (never replacing) -> fsync each folder once -> check
+each `P` and remove it -> journal done for the group (`agent.seal.group`). Unseal mirrors it
+and restores the original bytes, modification time and permission bits.
+
+A plaintext is removed only once its sealed copy is complete, fsynced, checked, journalled
+`verified` and renamed, and the rename made durable by the folder fsync. The removal is not
+fsynced on its own: it becomes durable with the folder's next fsync, and a power cut before
+that can only bring the old copy back next to the new one (both complete), never lose one. Any
+failure (ENOSPC, EACCES, a tampered file, a crash) is resolved file by file by
+`recovery.resolve`: at every instant each file exists as plaintext or as a complete sealed
+file. All writes go through a `FileOps` (the fault-injection seam).
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import os
@@ -22,8 +26,8 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from agent.platform import files as platform_files
@@ -39,52 +43,28 @@ from agent.seal.format import (
     key_id,
     sealed_size,
 )
-from agent.seal.journal import Identity, Journal, Op
+from agent.seal.group import GroupSteps, Outcomes, Work, check_unchanged
+from agent.seal.journal import STARTED, Identity, Journal, Op, verified
+from agent.seal.outcomes import (  # noqa: F401 - re-exported: what callers compare outcomes to
+    BUSY,
+    CHANGED,
+    FAILED,
+    GONE,
+    SEALED,
+    SKIPPED,
+    UNSEALED,
+    Outcome,
+    error_kind,
+    failed,
+    message,
+)
 
 log = logging.getLogger(__name__)
-
-SEALED, UNSEALED, BUSY, CHANGED = "sealed", "unsealed", "busy", "changed"
-GONE, SKIPPED, FAILED = "gone", "skipped", "failed"
 BusyProbe = Callable[[Path], "str | None"]
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one file. `status` is one of the module constants."""
-
-    status: str
-    path: Path
-    result_path: Path | None = None
-    plain_bytes: int = 0
-    sealed_bytes: int = 0
-    reason: str = ""
-    error_kind: str = ""
-
-
-def message(exc: BaseException) -> str:
-    """What went wrong, in words, without any path (outcomes carry the path separately)."""
-    if isinstance(exc, OSError):
-        return exc.strerror or exc.__class__.__name__
-    return str(exc) or exc.__class__.__name__
-
-
-def error_kind(exc: BaseException) -> str:
-    """A stable short name for a failure, for events and status."""
-    if isinstance(exc, SealError):
-        return exc.kind
-    if isinstance(exc, OSError):
-        by_errno = {errno.ENOSPC: "disk_full", errno.EDQUOT: "disk_full",
-                    errno.EACCES: "permission", errno.EPERM: "permission",
-                    errno.EROFS: "permission", errno.ENAMETOOLONG: "name_too_long",
-                    errno.EEXIST: "name_conflict", errno.ENOENT: "gone"}
-        return by_errno.get(exc.errno or 0, "io")
-    if isinstance(exc, sqlite3.Error):
-        return "journal"
-    return "internal"
-
-
-class SealEngine:
-    """Seals and unseals single files; `recover()` finishes what a crash interrupted."""
+class SealEngine(GroupSteps):
+    """Seals and unseals files, a group at a time; `recover()` finishes what a crash left."""
 
     def __init__(self, journal: Journal, seal_key: bytes, *, open_keys: KeyLookup | None = None,
                  ops: FileOps | None = None, busy_probe: BusyProbe | None = None,
@@ -118,7 +98,32 @@ class SealEngine:
     def seal_file(self, path: Path, *, session: str | None = None, last_change: float = 0.0,
                   check_busy: bool = True) -> Outcome:
         """Seal one plaintext file in place; never raises for a per-file problem."""
-        path = Path(path)
+        return self.seal_files([(Path(path), last_change)], session=session,
+                               check_busy=check_busy)[0]
+
+    def seal_files(self, files: Sequence[tuple[Path, float]], *, session: str | None = None,
+                   check_busy: bool = True) -> list[Outcome]:
+        """Seal a group of plaintext files, given as (path, last change), in place; returns one
+        outcome per file, in order, and never raises for a per-file problem.
+
+        The group shares its journal commits and each folder's fsync, so it should hold files
+        of one folder, and few enough to end soon: a pass stops only between groups.
+        """
+        outcomes: Outcomes = [None] * len(files)
+        wanted = []
+        for index, (path, last_change) in enumerate(files):
+            found = self._seal_wanted(Path(path), last_change, check_busy, session)
+            if isinstance(found, Outcome):
+                outcomes[index] = found
+            else:
+                wanted.append(Work(index, *found))
+        begun = self._begin("seal", wanted, outcomes)
+        self._put_in_place("seal", self._make_all(begun, self._sealing, outcomes), outcomes)
+        return _all(outcomes)
+
+    def _seal_wanted(self, path: Path, last_change: float, check_busy: bool,
+                     session: str | None) -> Outcome | tuple[Op, os.stat_result]:
+        """The operation to journal for `path` and its stat, or why it is not sealed now."""
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -130,64 +135,57 @@ class SealEngine:
         if busy:
             return Outcome(BUSY, path, reason=busy)
         try:
-            tmp = names.seal_temp_for(path)
-            self._clear_temp(tmp)
-            op = self.journal.begin("seal", src=path, dst=names.sealed_target(path), tmp=tmp,
-                                    identity=Identity.of(st), original=path, session=session)
-        except (OSError, sqlite3.Error) as exc:
-            return Outcome(FAILED, path, reason=message(exc), error_kind=error_kind(exc))
-        self.ops.barrier("seal.begun")
-        try:
-            op = self._seal_steps(op, st)
-        except Exception as exc:  # noqa: BLE001 - every failure is resolved the same way
-            return self._after_failure(op, exc)
-        return Outcome(SEALED, path, op.dst, op.plain_size, op.sealed_size)
+            dst = names.sealed_target(path)
+        except OSError as exc:
+            return failed(path, exc)
+        return Op(0, "seal", STARTED, path, dst, names.seal_temp_for(path), path,
+                  Identity.of(st), session=session), st
 
-    def _seal_steps(self, op: Op, st: os.stat_result) -> Op:
+    def _sealing(self, work: Work) -> Generator[None, None, Work]:
+        """Write the sealed copy; once resumed, fsync and check it (see `group.Making`)."""
+        op, st = work.op, work.st
+        assert st is not None
         sealer = ChunkSealer(self.seal_key, size=st.st_size, mtime_ns=st.st_mtime_ns,
                              mode=stat.S_IMODE(st.st_mode), chunk_size=self.chunk_size)
-        buffers = self._buffers(sealer.header)
         with self.ops.open_read(op.src) as src, self.ops.create(op.tmp) as out:
             if Identity.of(os.fstat(src.fileno())) != op.src_identity:
                 raise SourceChangedError("the file changed just before sealing")
-            copying.write_sealed(src, out, sealer, buffers)
+            copying.write_sealed(src, out, sealer, self._buffers(sealer.header))
+            yield  # the group's other files are written meanwhile
             out.fsync()
             tmp_ino = os.fstat(out.fd).st_ino
             self.ops.barrier("seal.written")
             try:
-                copying.check_sealed(src, out, sealer, self.open_keys, buffers)
+                copying.check_sealed(src, out, sealer, self.open_keys,
+                                     self._buffers(sealer.header))
             except VerificationError:
-                self._check_unchanged(op)  # a plaintext edited meanwhile: retried, no failure
+                check_unchanged(op)  # a plaintext edited meanwhile: retried, no failure
                 raise
-        self._check_unchanged(op)
-        op = self.journal.mark_verified(op, plain_size=st.st_size,
-                                        sealed_size=sealed_size(st.st_size, self.chunk_size),
-                                        tmp_ino=tmp_ino)
-        self.ops.barrier("seal.verified")
-        op = self._place(op, names.sealed_target)
-        self.ops.barrier("seal.renamed")
-        self.ops.fsync_dir(op.dst.parent)
-        self.ops.barrier("seal.placed")
-        self._check_unchanged(op)
-        self.ops.unlink(op.src)  # durable with the folder's next fsync; see module docstring
-        self.ops.barrier("seal.plain_removed")
-        self.journal.finish_seal(op)
-        self.ops.barrier("seal.finished")
-        return op
-
-    @staticmethod
-    def _check_unchanged(op: Op) -> None:
-        try:
-            now = Identity.of(os.lstat(op.src))
-        except FileNotFoundError:
-            raise SourceChangedError("the file was removed while being sealed") from None
-        if now != op.src_identity:
-            raise SourceChangedError("the file changed while being sealed; it is retried later")
+        check_unchanged(op)
+        return replace(work, op=verified(op, plain_size=st.st_size, tmp_ino=tmp_ino,
+                                         sealed_size=sealed_size(st.st_size, self.chunk_size)))
 
     # -- unseal ------------------------------------------------------------------------------
     def unseal_file(self, sealed: Path, *, original: Path | None = None) -> Outcome:
         """Restore one sealed file to its plaintext (original name, mtime and mode)."""
-        sealed = Path(sealed)
+        return self.unseal_files([(Path(sealed), original)])[0]
+
+    def unseal_files(self, files: Sequence[tuple[Path, Path | None]]) -> list[Outcome]:
+        """Restore a group of sealed files, given as (path, original path or None), the way
+        `seal_files` seals them; one outcome per file, in order."""
+        outcomes: Outcomes = [None] * len(files)
+        wanted = []
+        for index, (sealed, original) in enumerate(files):
+            found = self._unseal_wanted(Path(sealed), original)
+            if isinstance(found, Outcome):
+                outcomes[index] = found
+            else:
+                wanted.append(Work(index, found))
+        begun = self._begin("unseal", wanted, outcomes)
+        self._put_in_place("unseal", self._make_all(begun, self._unsealing, outcomes), outcomes)
+        return _all(outcomes)
+
+    def _unseal_wanted(self, sealed: Path, original: Path | None) -> Outcome | Op:
         try:
             st = os.lstat(sealed)
             original = original or self.journal.sealed_original(sealed) \
@@ -195,50 +193,38 @@ class SealEngine:
         except (FileNotFoundError, SealError) as exc:
             status = GONE if isinstance(exc, FileNotFoundError) else SKIPPED
             return Outcome(status, sealed, reason=message(exc))
+        except (OSError, sqlite3.Error) as exc:
+            return failed(sealed, exc)
         if not stat.S_ISREG(st.st_mode):
             return Outcome(SKIPPED, sealed, reason="not a regular file")
         try:
             dst = names.plain_target(original)
-            tmp = names.unseal_temp_for(sealed, dst.parent)
-            self._clear_temp(tmp)
-            op = self.journal.begin("unseal", src=sealed, dst=dst, tmp=tmp,
-                                    identity=Identity.of(st), original=original)
-        except (OSError, sqlite3.Error) as exc:
-            return Outcome(FAILED, sealed, reason=message(exc), error_kind=error_kind(exc))
-        self.ops.barrier("unseal.begun")
-        try:
-            op = self._unseal_steps(op)
-        except Exception as exc:  # noqa: BLE001
-            return self._after_failure(op, exc)
-        return Outcome(UNSEALED, sealed, op.dst, op.plain_size, op.sealed_size)
+        except OSError as exc:
+            return failed(sealed, exc)
+        return Op(0, "unseal", STARTED, sealed, dst, names.unseal_temp_for(sealed, dst.parent),
+                  original, Identity.of(st))
 
-    def _unseal_steps(self, op: Op) -> Op:
+    def _unsealing(self, work: Work) -> Generator[None, None, Work]:
+        """Write the plaintext with its mtime and mode; once resumed, fsync and check it."""
+        op = work.op
         with self.ops.open_read(op.src) as src, self.ops.create(op.tmp) as out:
             opener = copying.write_plain(src, out, self.open_keys, self._buffers)
             header = opener.header
             self.ops.set_mtime(op.tmp, header.mtime_ns)
             self.ops.chmod(op.tmp, header.mode)
+            yield  # the group's other files are written meanwhile
             out.fsync()  # data and the restored metadata in one go
             self.ops.barrier("unseal.written")
             copying.check_plain(src, out, opener, self._buffers(header))
             tmp_ino = os.fstat(out.fd).st_ino
-        op = self.journal.mark_verified(op, plain_size=header.size,
-                                        sealed_size=sealed_size(header.size, header.chunk_size),
-                                        tmp_ino=tmp_ino)
-        self.ops.barrier("unseal.verified")
-        op = self._place(op, lambda _: names.plain_target(op.original or op.dst))
-        self.ops.barrier("unseal.renamed")
-        self.ops.fsync_dir(op.dst.parent)
-        self.ops.barrier("unseal.placed")
-        self.ops.unlink(op.src)
-        self.ops.barrier("unseal.sealed_removed")
-        self.journal.finish_unseal(op, mtime_ns=header.mtime_ns)
-        self.ops.barrier("unseal.finished")
-        return op
+        return replace(work, mtime_ns=header.mtime_ns, op=verified(
+            op, plain_size=header.size, tmp_ino=tmp_ino,
+            sealed_size=sealed_size(header.size, header.chunk_size)))
 
     def _buffers(self, header: SealHeader) -> Buffers:
         """This thread's block buffers, reused from file to file (allocating and first touching
-        a few MiB per file would cost more than the comparison they serve)."""
+        a few MiB per file would cost more than the comparison they serve). A group's files
+        use them one after the other, never two at once."""
         cached = getattr(self._local, "buffers", None)
         if cached is not None and cached.fits(header):
             return cached
@@ -247,43 +233,7 @@ class SealEngine:
         self._local.buffers = Buffers.for_chunk_size(self.chunk_size, compare=True)
         return self._local.buffers
 
-    def _place(self, op: Op, free_name: Callable[[Path], Path], tries: int = 5) -> Op:
-        """Rename the verified temporary file to its destination; if another file took that
-        name meanwhile (e.g. a parallel unseal of a second version), to the next free one."""
-        for _ in range(tries):
-            try:
-                self.ops.rename(op.tmp, op.dst)
-                return op
-            except FileExistsError:
-                op = self.journal.move_dst(op, free_name(op.src))
-        raise FileExistsError(errno.EEXIST, "no free name for the file", str(op.dst))
-
-    # -- failures and recovery ---------------------------------------------------------------
-    def _clear_temp(self, tmp: Path) -> None:
-        """Settle any journalled operation using `tmp`, then drop an unexplained leftover."""
-        for op in self.journal.open_ops():
-            if op.tmp == tmp:
-                recovery.resolve(op, self.journal, self.ops)
-        if os.path.lexists(tmp):
-            self.ops.unlink(tmp)  # no journal entry: only a lost database leaves one; source exists
-
-    def _after_failure(self, op: Op, exc: Exception) -> Outcome:
-        current = self.journal.get(op.id)
-        try:
-            done = recovery.resolve(current, self.journal, self.ops) if current else ""
-        except Exception as again:  # noqa: BLE001 - left for start-up recovery
-            self.unresolved += 1
-            log.warning("could not settle %s of %s after %s: %s", op.kind, op.src, exc, again)
-            done = ""
-        if done in (recovery.SEALED, recovery.UNSEALED) and current is not None:
-            # the operation completed despite a late error (e.g. a folder fsync failed)
-            return Outcome(done, op.src, current.dst, current.plain_size, current.sealed_size,
-                           reason=f"completed after: {message(exc)}", error_kind=error_kind(exc))
-        status = CHANGED if isinstance(exc, SourceChangedError) else FAILED
-        if status == FAILED:
-            log.warning("%s of %s failed: %s", op.kind, op.src, exc)
-        return Outcome(status, op.src, reason=message(exc), error_kind=error_kind(exc))
-
+    # -- recovery ----------------------------------------------------------------------------
     def recover(self) -> list[tuple[Op, str]]:
         """Settle every operation a crash left open (call at start-up, before sealing)."""
         settled = []
@@ -295,6 +245,13 @@ class SealEngine:
                 settled.append((op, "failed"))
         self.unresolved = len(self.journal.open_ops())
         return settled
+
+
+def _all(outcomes: Outcomes) -> list[Outcome]:
+    """Every file of a group has its outcome once the group is done."""
+    done = [out for out in outcomes if out is not None]
+    assert len(done) == len(outcomes), "a file of the group has no outcome"
+    return done
 
 
 def hash_file(ops: FileOps, path: Path, block: int = 1 << 20) -> bytes:

@@ -22,13 +22,16 @@ class Writer:
 
     def __init__(self, ops: FileOps, fd: int, path: Path) -> None:
         self.ops, self.fd, self.path = ops, fd, path
-        self.closed = False
+        self.closed, self.size = False, 0
 
     def write(self, data: bytes | memoryview) -> int:
-        """Write all of `data` (retrying short writes)."""
+        """Write all of `data` (retrying short writes), then let the disk start on it: the
+        fsync that follows later waits less, and the writes of several files overlap."""
         view, done = memoryview(data), 0
         while done < len(view):
             done += self.ops.write(self.fd, view[done:])
+        self.ops.start_writeback(self.fd, self.size, done)
+        self.size += done
         return done
 
     def fsync(self) -> None:
@@ -70,6 +73,11 @@ class FileOps:
     def fsync(self, fd: int) -> None:
         """fsync(2) a file descriptor."""
         os.fsync(fd)
+
+    def start_writeback(self, fd: int, offset: int, length: int) -> None:
+        """Start writing a just-written range to disk, without waiting (a hint, not a step:
+        nothing is durable until `fsync`)."""
+        platform_files.start_writeback(fd, offset, length)
 
     def rename(self, src: Path, dst: Path) -> None:
         """Atomic rename that never replaces an existing `dst`."""

@@ -2,16 +2,20 @@
 
 An operation is recorded (`started`) before its temporary file is created, and marked
 `verified` — with the temporary file's inode and the sizes — only once that file is complete,
-fsynced and checked. The engine's `resolve` reads these two facts after a crash to
-decide, file by file, whether to roll back or finish (docs/seal-format.md, "Crash safety").
-Finishing an operation and updating the sealed/pending tables happen in one transaction.
+fsynced and checked. `recovery.resolve` reads these two facts after a crash to decide, file by
+file, whether to roll back or finish (docs/seal-format.md, "Crash safety"). Finishing an
+operation and updating the sealed/pending tables happen in one transaction. The engine works on
+a group of files at a time and records each of these steps for the whole group in one
+transaction (`begin_all`, `record_verified`, `finish_seals`/`finish_unseals`): a commit per
+group instead of three per file, with the same facts recorded in the same order.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -68,6 +72,14 @@ class SealedFile:
     session: str | None
 
 
+def verified(op: Op, *, plain_size: int, sealed_size: int, tmp_ino: int) -> Op:
+    """`op` once its temporary file (inode `tmp_ino`) is complete, durable and checked; the
+    journal learns it with `Journal.record_verified`. (The engine compares copies byte for
+    byte and records no digest; the column stays for old journals.)"""
+    return replace(op, state=VERIFIED, plain_size=plain_size, sealed_size=sealed_size,
+                   tmp_ino=tmp_ino)
+
+
 def _op_from_row(row: tuple) -> Op:
     (op_id, kind, state, src, dst, tmp, original, ino, size, mtime_ns, ctime_ns, tmp_ino, digest,
      plain_size, sealed_size, session) = row
@@ -83,30 +95,33 @@ class Journal:
     def __init__(self, db: SealDB, clock: Callable[[], float] = time.time) -> None:
         self.db, self.clock = db, clock
 
-    def begin(self, kind: str, *, src: Path, dst: Path, tmp: Path, identity: Identity,
-              original: Path | None = None, session: str | None = None) -> Op:
-        """Record an operation before its temporary file exists (durable on return)."""
+    def begin_all(self, ops: Sequence[Op]) -> list[Op]:
+        """Record operations before their temporary files exist, in one transaction; returns
+        them with their ids (`ops` carry everything but the id; survives a kill on return)."""
+        begun, now = [], self.clock()
         with self.db.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO seal_ops (kind, state, src, dst, tmp, original, src_ino, src_size,"
-                " src_mtime_ns, src_ctime_ns, session, started_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, STARTED, to_blob(src), to_blob(dst), to_blob(tmp),
-                 to_blob(original) if original else None, identity.ino, identity.size,
-                 identity.mtime_ns, identity.ctime_ns, session, self.clock()))
-        return Op(int(cur.lastrowid or 0), kind, STARTED, src, dst, tmp, original, identity,
-                  session=session)
+            for op in ops:
+                ident = op.src_identity
+                if ident is None:  # recovery tells "ours" from "replaced" by it
+                    raise ValueError("an operation needs the identity of its source")
+                cur = conn.execute(
+                    "INSERT INTO seal_ops (kind, state, src, dst, tmp, original, src_ino,"
+                    " src_size, src_mtime_ns, src_ctime_ns, session, started_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (op.kind, STARTED, to_blob(op.src), to_blob(op.dst), to_blob(op.tmp),
+                     to_blob(op.original) if op.original else None, ident.ino, ident.size,
+                     ident.mtime_ns, ident.ctime_ns, op.session, now))
+                begun.append(replace(op, id=int(cur.lastrowid or 0), state=STARTED))
+        return begun
 
-    def mark_verified(self, op: Op, *, plain_size: int, sealed_size: int, tmp_ino: int,
-                      digest: bytes | None = None) -> Op:
-        """The temporary file is complete, durable and checked (`digest`: no longer recorded by
-        the engine, which compares copies byte for byte; the column stays for old journals)."""
+    def record_verified(self, ops: Sequence[Op]) -> None:
+        """Their temporary files are complete, durable and checked: record each one's inode
+        and sizes (see `verified`), all in one transaction."""
         with self.db.transaction() as conn:
-            conn.execute("UPDATE seal_ops SET state = ?, digest = ?, plain_size = ?,"
-                         " sealed_size = ?, tmp_ino = ? WHERE id = ?",
-                         (VERIFIED, digest, plain_size, sealed_size, tmp_ino, op.id))
-        return replace(op, state=VERIFIED, digest=digest, plain_size=plain_size,
-                       sealed_size=sealed_size, tmp_ino=tmp_ino)
+            conn.executemany("UPDATE seal_ops SET state = ?, digest = ?, plain_size = ?,"
+                             " sealed_size = ?, tmp_ino = ? WHERE id = ?",
+                             [(VERIFIED, op.digest, op.plain_size, op.sealed_size, op.tmp_ino,
+                               op.id) for op in ops])
 
     def move_dst(self, op: Op, dst: Path) -> Op:
         """Change the destination (its name was taken by the time recovery placed the file)."""
@@ -130,25 +145,40 @@ class Journal:
         `keep_pending` when a different file has since taken the plaintext's name.
         """
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM seal_ops WHERE id = ?", (op.id,))
-            conn.execute("INSERT OR REPLACE INTO seal_files (path, original, plain_size,"
-                         " sealed_size, sealed_at, session) VALUES (?, ?, ?, ?, ?, ?)",
-                         (to_blob(op.dst), to_blob(op.original or op.src), op.plain_size,
-                          op.sealed_size, self.clock(), op.session))
-            if not keep_pending:
-                conn.execute("DELETE FROM seal_pending WHERE path = ?", (to_blob(op.src),))
+            self._finish_seal(conn, op, keep_pending)
+
+    def finish_seals(self, ops: Sequence[Op]) -> None:
+        """`finish_seal` for a group of operations, in one transaction."""
+        with self.db.transaction() as conn:
+            for op in ops:
+                self._finish_seal(conn, op, False)
+
+    def _finish_seal(self, conn: sqlite3.Connection, op: Op, keep_pending: bool) -> None:
+        conn.execute("DELETE FROM seal_ops WHERE id = ?", (op.id,))
+        conn.execute("INSERT OR REPLACE INTO seal_files (path, original, plain_size,"
+                     " sealed_size, sealed_at, session) VALUES (?, ?, ?, ?, ?, ?)",
+                     (to_blob(op.dst), to_blob(op.original or op.src), op.plain_size,
+                      op.sealed_size, self.clock(), op.session))
+        if not keep_pending:
+            conn.execute("DELETE FROM seal_pending WHERE path = ?", (to_blob(op.src),))
 
     def finish_unseal(self, op: Op, *, mtime_ns: int) -> None:
         """Unsealed: drop the operation and the registry entry; the plaintext is pending again."""
+        self.finish_unseals([(op, mtime_ns)])
+
+    def finish_unseals(self, done: Sequence[tuple[Op, int]]) -> None:
+        """`finish_unseal` for a group of (operation, restored mtime), in one transaction."""
         now = self.clock()
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM seal_ops WHERE id = ?", (op.id,))
-            conn.execute("DELETE FROM seal_files WHERE path = ?", (to_blob(op.src),))
-            conn.execute(
-                "INSERT INTO seal_pending (path, size, mtime_ns, first_seen, last_change)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET size = excluded.size,"
-                " mtime_ns = excluded.mtime_ns, state = 'pending', reason = '', retry_at = 0",
-                (to_blob(op.dst), op.plain_size, mtime_ns, now, mtime_ns / 1e9))
+            for op, mtime_ns in done:
+                conn.execute("DELETE FROM seal_ops WHERE id = ?", (op.id,))
+                conn.execute("DELETE FROM seal_files WHERE path = ?", (to_blob(op.src),))
+                conn.execute(
+                    "INSERT INTO seal_pending (path, size, mtime_ns, first_seen, last_change)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET"
+                    " size = excluded.size, mtime_ns = excluded.mtime_ns, state = 'pending',"
+                    " reason = '', retry_at = 0",
+                    (to_blob(op.dst), op.plain_size, mtime_ns, now, mtime_ns / 1e9))
 
     def open_ops(self) -> list[Op]:
         """Operations a crash left unfinished, oldest first."""

@@ -1,8 +1,11 @@
 """Seal and unseal passes over many files, for the seal service.
 
-A pass runs up to `policy.parallel_files` files at once (reads, writes and fsync release
-the GIL, so two cores overlap), accounts each outcome in the pending journal, and
-reports `seal_started`/`seal_finished` or `unseal_finished`, plus `seal_error` per failed file.
+A pass splits its files into groups of one folder (`policy.group_files` files and about
+`policy.group_bytes` bytes at most; `worker.groups`), each sealed with one folder fsync and a
+journal commit per step (`SealEngine.seal_files`), and runs up to `policy.parallel_files`
+groups at once (reads, writes and fsync release the GIL, so two cores overlap). It accounts
+each outcome in the pending journal and reports `seal_started`/`seal_finished` or
+`unseal_finished`, plus `seal_error` per failed file. It stops only between groups.
 """
 
 from __future__ import annotations
@@ -12,10 +15,10 @@ from contextlib import AbstractContextManager
 
 from agent.seal import engine as eng
 from agent.seal.events import SealFinished, SealStarted, UnsealFinished
-from agent.seal.pending import BUSY, FAILED, PendingJournal
+from agent.seal.pending import BUSY, FAILED, PendingFile, PendingJournal
 from agent.seal.policy import SealPolicy
 from agent.seal.reporting import Reporter
-from agent.seal.worker import run_bounded
+from agent.seal.worker import groups, run_bounded
 
 AWAY_REASONS = ("idle", "lock")
 
@@ -60,11 +63,19 @@ class Passes:
             return (reason in AWAY_REASONS and not self.away) or \
                 (deadline is not None and self.clock() >= deadline)
 
+        def seal(group: list[PendingFile]) -> list[eng.Outcome]:
+            return self.engine.seal_files([(e.path, e.last_change) for e in group],
+                                          session=session)
+
+        def account(outcomes: list[eng.Outcome]) -> None:
+            for out in outcomes:
+                self._account(out, counts)
+
         interrupted = run_bounded(
-            self.pending.due(start), lambda entry: self.engine.seal_file(
-                entry.path, session=session, last_change=entry.last_change),
-            workers=self.policy.parallel_files, stop=stop,
-            done=lambda out: self._account(out, counts))
+            groups(self.pending.due(start), folder=lambda e: e.path.parent,
+                   size=lambda e: e.size, max_files=self.policy.group_files,
+                   max_bytes=self.policy.group_bytes),
+            seal, workers=self.policy.parallel_files, stop=stop, done=account)
         end, left = self.clock(), self.pending.totals()
         if not interrupted:  # "last seal": the last pass that tried every due file
             self.engine.journal.db.set_meta("last_seal_at", repr(end))
@@ -108,18 +119,22 @@ class Passes:
         start, counts, journal = self.clock(), {"done": 0, "bytes": 0, "failed": 0}, \
             self.engine.journal
 
-        def account(out: eng.Outcome) -> None:
-            if out.status == eng.UNSEALED:
-                counts["done"] += 1
-                counts["bytes"] += out.plain_bytes
-            elif out.status == eng.GONE:
-                journal.forget_sealed(out.path)
-            else:
-                counts["failed"] += 1
-                self.reporter.error(self.clock(), "unseal", out)
+        def account(outcomes: list[eng.Outcome]) -> None:
+            for out in outcomes:
+                if out.status == eng.UNSEALED:
+                    counts["done"] += 1
+                    counts["bytes"] += out.plain_bytes
+                elif out.status == eng.GONE:
+                    journal.forget_sealed(out.path)
+                else:
+                    counts["failed"] += 1
+                    self.reporter.error(self.clock(), "unseal", out)
 
-        run_bounded(journal.sealed_files(session),
-                    lambda f: self.engine.unseal_file(f.path, original=f.original),
+        run_bounded(groups(journal.sealed_files(session), folder=lambda f: f.path.parent,
+                           size=lambda f: f.sealed_size, max_files=self.policy.group_files,
+                           max_bytes=self.policy.group_bytes),
+                    lambda group: self.engine.unseal_files([(f.path, f.original)
+                                                            for f in group]),
                     workers=self.policy.parallel_files, stop=lambda: False, done=account)
         done, size, failed = counts["done"], counts["bytes"], counts["failed"]
         end = self.clock()

@@ -17,7 +17,9 @@ class SealPolicy:
     busy_retry_seconds: float = 15.0
     failure_retry_seconds: float = 300.0
     sleep_budget_seconds: float = 2.0
-    parallel_files: int = 2  # files sealed at once: I/O and crypto overlap across cores
+    parallel_files: int = 2  # groups sealed at once: I/O and crypto overlap across cores
+    group_files: int = 32  # files of one folder sealed together: one folder fsync, 3 commits
+    group_bytes: int = 32 * 1024 * 1024  # ...and about this many bytes (a larger file alone)
 
     @classmethod
     def from_rules(cls, seal: object, **overrides: object) -> SealPolicy:

@@ -1,4 +1,5 @@
-"""Run jobs one at a time on a background thread, or inline when no thread was started."""
+"""Run jobs one at a time on a background thread (or inline when no thread was started), and
+run a pass's groups of files a few at a time."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 
@@ -103,3 +104,28 @@ def run_bounded(items: Iterable[T], work: Callable[[T], R], *, workers: int,
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 done(future.result())
+
+
+def groups(items: Iterable[T], *, folder: Callable[[T], Hashable], size: Callable[[T], int],
+           max_files: int, max_bytes: int) -> Iterator[list[T]]:
+    """`items` in groups of one folder each, of at most `max_files` items and `max_bytes` bytes
+    (a larger item goes alone), each folder's groups in the order of its first item.
+
+    A group shares the journal commits and the folder fsync of its files
+    (`SealEngine.seal_files`); the bounds keep a group short, since a pass stops between groups.
+    """
+    by_folder: dict[Hashable, list[T]] = {}
+    for item in items:
+        by_folder.setdefault(folder(item), []).append(item)
+    for members in by_folder.values():
+        group: list[T] = []
+        total = 0
+        for item in members:
+            n = size(item)
+            if group and (len(group) >= max(1, max_files) or total + n > max_bytes):
+                yield group
+                group, total = [], 0
+            group.append(item)
+            total += n
+        if group:
+            yield group

@@ -1,11 +1,13 @@
 """Kill a real sealing process (SIGKILL) at hundreds of points, then recover and check each file.
 
 The driver (`python -m agent.seal.crashdriver serve`) forks one sealing process per trial; the
-process recovers, seals the plaintext files and unseals the sealed ones, and is killed either by
-itself at file-system step N (a write is cut in half first) or by its parent after a random
-delay. Then this test runs start-up recovery and checks, file by file, that each original is
-present exactly once, as plaintext or as a complete sealed file, and that unsealing gives back
-exactly the original bytes, mtime and mode. Deterministic seed; well under a minute.
+process recovers, seals the plaintext files and unseals the sealed ones in groups of four (as a
+pass does: one commit per step and one folder fsync per group), and is killed either by itself
+at file-system step N (a write is cut in half first; every step, the points after each group
+commit included, is tried) or by its parent after a random delay. Then this test runs
+start-up recovery and checks, file by file, that each original is present exactly once, as
+plaintext or as a complete sealed file, and that unsealing gives back exactly the original
+bytes, mtime and mode. Deterministic seed; well under a minute.
 """
 
 from __future__ import annotations
@@ -131,6 +133,7 @@ def test_kill_at_every_step_and_at_random_times(world) -> None:
     full = trial(root, driver)
     duration = full["seconds"]  # to spread the random kills over the whole run
     assert full["exit"] == 0 and full["steps"] > 100
+    assert full["steps"] <= 220  # so the kills below land on every single step
     check_recovered(root, "no crash")
     rng = random.Random(20240601)
     step_points = sorted(rng.sample(range(1, full["steps"] + 1), min(full["steps"], 220)))

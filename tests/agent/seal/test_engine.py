@@ -5,18 +5,24 @@ from __future__ import annotations
 import errno
 import io
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from agent.platform.files import file_in_use
 from agent.seal import engine as eng
+from agent.seal.db import SealDB
 from agent.seal.fileops import FileOps
 from agent.seal.format import BLOCK_BYTES, HEADER_LEN
+from agent.seal.journal import Journal
+
+from .conftest import KEY
 
 SIZES = [0, 1, 65535, 65536, 65537, 300_000]
 SPAN = 2 * BLOCK_BYTES + 12_345  # three blocks: three writes of the new copy
@@ -449,3 +455,159 @@ def test_two_versions_of_one_file_unseal_in_parallel(folder, make_engine) -> Non
     assert {o.status for o in outcomes} == {eng.UNSEALED}
     contents = sorted(p.read_bytes() for p in folder.iterdir())
     assert contents == [f"version {v}".encode() for v in range(6)]
+
+
+# -- groups: files of one folder share the journal commits and the folder fsync ----------------
+GROUP = {"a.bin": SPAN, "b.bin": 10, "c.bin": 70_000}
+GROUP_MTIME = 1_400_000_000 * 10**9
+
+
+def make_group(folder: Path) -> dict[str, bytes]:
+    return {name: make_file(folder / name, os.urandom(size), 0o640, GROUP_MTIME)
+            for name, size in GROUP.items()}
+
+
+def run_group(engine, folder: Path, operation: str) -> list[eng.Outcome]:
+    if operation == "seal":
+        return engine.seal_files([(folder / name, 0.0) for name in GROUP])
+    return engine.unseal_files([(folder / f"{name}.heedful", None) for name in GROUP])
+
+
+class CountingDB(SealDB):
+    """Counts committed transactions (the journal's durable steps)."""
+
+    commits = 0
+
+    @contextmanager
+    def transaction(self):
+        with super().transaction() as conn:
+            yield conn
+        self.commits += 1
+
+
+@pytest.mark.parametrize("operation", ["seal", "unseal"])
+def test_a_group_costs_one_folder_fsync_and_three_commits(tmp_path, folder, operation):
+    db = CountingDB(tmp_path / "group.db")
+    counter = FaultOps(step=-1)
+    engine = eng.SealEngine(Journal(db), KEY, ops=counter, settle_seconds=0,
+                            busy_probe=lambda p: None)
+    data = make_group(folder)
+    if operation == "unseal":
+        run_group(engine, folder, "seal")
+    counted, db.commits = FaultOps(step=-1), 0
+    engine.ops = counted
+    fsyncs = []
+    counted.fsync_dir = lambda path: fsyncs.append(path) or FileOps.fsync_dir(counted, path)
+    outcomes = run_group(engine, folder, operation)
+    assert {o.status for o in outcomes} == {eng.SEALED if operation == "seal" else eng.UNSEALED}
+    assert fsyncs == [folder] and db.commits == 3  # started, verified, done: for all three
+    if operation == "unseal":
+        assert all((folder / n).read_bytes() == d for n, d in data.items())
+    db.close()
+
+
+@pytest.mark.parametrize("operation", ["seal", "unseal"])
+def test_a_failure_at_every_step_of_a_group_leaves_each_file_once(folder, make_engine,
+                                                                    operation):
+    """Every write, fsync, rename, the folder fsync and every removal of a three-file group
+    fails in turn; each file must then exist exactly once, complete, and unseal exactly."""
+    counter = FaultOps(step=-1)
+    engine = make_engine(counter)
+    make_group(folder)
+    if operation == "unseal":
+        run_group(engine, folder, "seal")
+        counter.count = 0
+    run_group(engine, folder, operation)
+    steps = counter.count
+    # seal: 5 writes, 3 fsyncs, 3 renames, 1 folder fsync, 3 removals; unseal adds 3 set_mtime
+    # and 3 chmod (one file of three blocks, two of one)
+    assert steps == (15 if operation == "seal" else 21)
+    for name in listing(folder):
+        (folder / name).unlink()
+    for step in range(1, steps + 1):
+        ops = FaultOps(step=-1)
+        engine = make_engine(ops)
+        data = make_group(folder)
+        if operation == "unseal":
+            run_group(engine, folder, "seal")
+        ops.count, ops.step = 0, step
+        outcomes = run_group(engine, folder, operation)
+        assert {o.status for o in outcomes} <= {eng.FAILED, eng.SEALED, eng.UNSEALED}, step
+        assert any(o.error_kind == "disk_full" for o in outcomes), (step, outcomes)
+        present = listing(folder)
+        for name in GROUP:
+            assert (name in present) + (f"{name}.heedful" in present) == 1, (step, present)
+        assert len(present) == len(GROUP) and engine.journal.open_ops() == [], step
+        ops.step = -1
+        for name in GROUP:
+            if f"{name}.heedful" in present:
+                assert engine.unseal_file(folder / f"{name}.heedful").status == eng.UNSEALED
+            assert (folder / name).read_bytes() == data[name], (step, name)
+            assert os.stat(folder / name).st_mtime_ns == GROUP_MTIME, (step, name)
+            (folder / name).unlink()
+
+
+class FailingJournal(Journal):
+    """A journal whose named group step fails once, as a full or damaged disk would."""
+
+    def __init__(self, db, step: str) -> None:
+        super().__init__(db)
+        self.step = step
+
+    def _fail(self, step: str) -> None:
+        if step == self.step:
+            self.step = ""
+            raise sqlite3.OperationalError("disk I/O error")
+
+    def begin_all(self, ops):
+        self._fail("begin_all")
+        return super().begin_all(ops)
+
+    def record_verified(self, ops):
+        self._fail("record_verified")
+        return super().record_verified(ops)
+
+    def finish_seals(self, ops):
+        self._fail("finish_seals")
+        return super().finish_seals(ops)
+
+    def finish_unseals(self, done):
+        self._fail("finish_unseals")
+        return super().finish_unseals(done)
+
+
+@pytest.mark.parametrize(("operation", "step", "status"), [
+    ("seal", "begin_all", eng.FAILED), ("seal", "record_verified", eng.FAILED),
+    ("seal", "finish_seals", eng.SEALED), ("unseal", "begin_all", eng.FAILED),
+    ("unseal", "record_verified", eng.FAILED), ("unseal", "finish_unseals", eng.UNSEALED)])
+def test_a_failed_group_commit_settles_every_file_of_the_group(db, folder, operation, step,
+                                                                 status):
+    """Before the plaintexts are removed a failed commit rolls the group back; after, each
+    file's operation is finished on its own (the removal already happened)."""
+    data = make_group(folder)
+    engine = eng.SealEngine(FailingJournal(db, ""), KEY, settle_seconds=0,
+                            busy_probe=lambda p: None)
+    if operation == "unseal":
+        run_group(engine, folder, "seal")
+    engine.journal.step = step
+    outcomes = run_group(engine, folder, operation)
+    assert [o.status for o in outcomes] == [status] * len(GROUP)
+    assert {o.error_kind for o in outcomes} == {"journal"}
+    sealed = (status == eng.SEALED) or (operation == "unseal" and status == eng.FAILED)
+    assert listing(folder) == sorted(f"{n}.heedful" if sealed else n for n in GROUP)
+    assert engine.journal.open_ops() == []
+    assert len(engine.journal.sealed_files()) == (len(GROUP) if sealed else 0)
+    for name in GROUP:
+        if sealed:
+            assert engine.unseal_file(folder / f"{name}.heedful").status == eng.UNSEALED
+        assert (folder / name).read_bytes() == data[name]
+
+
+def test_groups_keep_each_folder_together_within_their_bounds() -> None:
+    from agent.seal.worker import groups
+
+    items = [("x", 1), ("y", 5), ("x", 2), ("x", 100), ("x", 3), ("y", 6), ("x", 4), ("x", 5)]
+    made = list(groups(items, folder=lambda i: i[0], size=lambda i: i[1], max_files=3,
+                       max_bytes=50))
+    assert made == [[("x", 1), ("x", 2)], [("x", 100)], [("x", 3), ("x", 4), ("x", 5)],
+                    [("y", 5), ("y", 6)]]

@@ -171,7 +171,9 @@ def test_sleep_pass_stops_at_its_deadline(setup) -> None:
             if label == "seal.finished":
                 now[0] += 1.5
 
-    service = make(EachFileTakesASecondAndAHalf(), sleep_budget_seconds=2, parallel_files=1)
+    # one file per group: the pass checks its deadline before each group
+    service = make(EachFileTakesASecondAndAHalf(), sleep_budget_seconds=2, parallel_files=1,
+                   group_files=1)
     service.clock = lambda: now[0]
     finished = service.before_sleep()
     assert finished.interrupted and finished.reason == "sleep"
@@ -207,7 +209,7 @@ def test_return_interrupts_a_running_seal_pass(setup) -> None:
                 entered.set()
                 release.wait(10)
 
-    service = make(Slow())
+    service = make(Slow(), parallel_files=1)  # groups: a.txt and c.docx, then clients/b.pdf
     service.start()
     try:
         assert service.observe(THRESHOLD, False) == "seal:idle"
@@ -219,8 +221,9 @@ def test_return_interrupts_a_running_seal_pass(setup) -> None:
     finally:
         service.stop()
     finished = next(e for e in service.drain_events() if isinstance(e, SealFinished))
-    assert finished.interrupted and finished.sealed_files < 3  # the rest never started
-    assert finished.remaining_files == 3 - finished.sealed_files
+    # the group in progress completes; the next group never starts
+    assert finished.interrupted and finished.sealed_files == 2
+    assert finished.remaining_files == 1
     assert listing(root) == sorted(files)
 
 
