@@ -10,9 +10,8 @@ import pytest
 from server.storage.async_pool import AsyncPool, conninfo_from_url
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_pool_connections_use_generic_index_plans_and_the_timeout(migrated_url):
-    if not migrated_url.startswith("postgresql"):
-        pytest.skip("the asyncio pool is PostgreSQL's")
     pool = AsyncPool(conninfo_from_url(migrated_url, statement_timeout_ms=2500), size=2)
 
     async def settings() -> list[str]:
