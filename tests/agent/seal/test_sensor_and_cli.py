@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,17 +18,9 @@ from agent.settings import Settings
 from agent.store import Store
 from rules import escrow
 from rules.model import Bundle
+from tests.waiting import wait_until
 
 OLD = 1_600_000_000 * 10**9
-
-
-def wait_until(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def make_files(home: Path) -> dict[Path, bytes]:

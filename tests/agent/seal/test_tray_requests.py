@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from agent.runtime import Agent
 from agent.seal.setup import SEAL_LOCK
 from agent.sensors.seal import SealSensor
 from rules.model import Bundle, SealSettings
+from tests.waiting import wait_for
 
 OLD = 1_600_000_000 * 10**9  # settled long ago
 
@@ -38,16 +38,6 @@ class Platform:
 
     def known_folders(self) -> dict[str, Path]:
         return {"Downloads": self.home / "Downloads", "Documents": self.home / "Documents"}
-
-
-def wait_for(check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    pytest.fail(f"timed out waiting for {check}")
 
 
 def make_files(home: Path) -> dict[Path, bytes]:
